@@ -1,0 +1,1 @@
+"""One module per platform: parse callbacks into Events, send and update neutral messages."""

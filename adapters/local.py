@@ -1,0 +1,260 @@
+"""The `local` platform: a web chat for development and demos (never in production).
+
+Its transport is the local_messages table: inbound posts become Events like any platform's,
+outbound messages are rows the page polls.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, abort, jsonify, render_template, request, send_file
+from sqlalchemy import select
+
+from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult
+from bot.db import session_scope
+from bot.events import Event, EventKind
+from bot.models import Department, Employee, Evidence, LocalMessage
+from bot.services.evidence import MAX_BYTES, photo_path
+from bot.services.inbound import record_inbound
+from cards import Card, Message, Text, message_from_dict
+from cards.local import render_html
+
+if TYPE_CHECKING:
+    from bot.app import BotState
+
+HISTORY = 60
+PHOTO_TOO_LARGE = "照片超过 10 MB，请压缩后重新发送。"
+EMPTY_MESSAGE = "请输入文字或选择照片。"
+
+
+class LocalAdapter:
+    """Web chat at /local/: pick an employee, chat, tap card buttons, send photos."""
+
+    platform = "local"
+
+    def __init__(self, state: BotState):
+        self.state = state
+        self.incoming = state.config.media_dir / "incoming"
+
+    # -- outbound ------------------------------------------------------------------------------
+
+    def send(
+        self, recipient: Recipient, message: Message, *, idempotency_key: str, media: MediaLoader
+    ) -> SendResult:
+        """Append the message to the employee's chat."""
+        now = self.state.clock.now()
+        with session_scope(self.state.session_factory) as session:
+            employee = self._employee(session, recipient)
+            row = LocalMessage(
+                employee_id=employee.id,
+                direction="out",
+                body=message.to_dict(),
+                card_key=message.key if isinstance(message, Card) else None,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return SendResult({"message_id": row.id})
+
+    def _employee(self, session: Any, recipient: Recipient) -> Employee:
+        employee = None
+        if recipient.user_id:
+            employee = session.scalar(
+                select(Employee).where(Employee.employee_no == recipient.user_id)
+            )
+        if employee is None and recipient.employee_id:
+            employee = session.get(Employee, recipient.employee_id)
+        if employee is None:
+            raise DeliveryError("local: unknown recipient", retryable=False)
+        return employee
+
+    def update_card(
+        self, external_ref: dict[str, Any], card: Card, *, media: MediaLoader
+    ) -> dict[str, Any] | None:
+        """Replace the card in place; the page re-renders it on its next poll."""
+        with session_scope(self.state.session_factory) as session:
+            row = session.get(LocalMessage, external_ref.get("message_id"))
+            if row is None:
+                raise DeliveryError("local: message gone", retryable=False)
+            row.body, row.updated_at = card.to_dict(), self.state.clock.now()
+        return None
+
+    def download_image(self, media_ref: str) -> bytes:
+        """Read a photo the page uploaded (staged under media/incoming)."""
+        name = Path(media_ref).name
+        path = self.incoming / name
+        if not name or not path.is_file():
+            raise DeliveryError("local: upload missing", retryable=False)
+        data = path.read_bytes()
+        path.unlink(missing_ok=True)
+        return data
+
+    # -- inbound -------------------------------------------------------------------------------
+
+    def blueprint(self) -> Blueprint:
+        """Routes of the web chat."""
+        bp = Blueprint("local", __name__, url_prefix="/local", template_folder="templates")
+        bp.add_url_rule("/", view_func=self.page)
+        bp.add_url_rule("/api/employees", view_func=self.employees)
+        bp.add_url_rule("/api/messages", view_func=self.messages)
+        bp.add_url_rule("/api/send", view_func=self.post_message, methods=["POST"])
+        bp.add_url_rule("/api/action", view_func=self.post_action, methods=["POST"])
+        bp.add_url_rule("/media/<int:evidence_id>", view_func=self.media)
+        return bp
+
+    def page(self) -> Any:
+        """The chat page."""
+        return render_template("local_chat.html")
+
+    def employees(self) -> Any:
+        """Everyone, grouped by department, for the picker."""
+        with session_scope(self.state.session_factory) as session:
+            rows = session.execute(
+                select(Employee, Department.path)
+                .outerjoin(Department, Department.id == Employee.department_id)
+                .where(Employee.active.is_(True))
+                .order_by(Department.path, Employee.role.desc(), Employee.employee_no)
+            ).all()
+            return jsonify(
+                [
+                    {
+                        "employee_no": e.employee_no,
+                        "name": e.name,
+                        "role": e.role,
+                        "department": path or "",
+                    }
+                    for e, path in rows
+                ]
+            )
+
+    def _current(self, session: Any) -> Employee:
+        no = request.values.get("employee", "")
+        employee = session.scalar(select(Employee).where(Employee.employee_no == no))
+        if employee is None:
+            abort(404)
+        return employee
+
+    def messages(self) -> Any:
+        """The employee's latest messages as rendered HTML (polled by the page)."""
+        with session_scope(self.state.session_factory) as session:
+            employee = self._current(session)
+            rows = list(
+                session.scalars(
+                    select(LocalMessage)
+                    .where(LocalMessage.employee_id == employee.id)
+                    .order_by(LocalMessage.id.desc())
+                    .limit(HISTORY)
+                )
+            )
+            out = []
+            for row in reversed(rows):
+                message = message_from_dict(row.body)
+                out.append(
+                    {
+                        "id": row.id,
+                        "direction": row.direction,
+                        "html": render_html(message, image_url=self._image_url(message)),
+                        "version": row.updated_at.isoformat(),
+                    }
+                )
+            return jsonify(out)
+
+    @staticmethod
+    def _image_url(message: Message) -> str | None:
+        if isinstance(message, Card) and message.image and message.image.startswith("evidence:"):
+            return f"/local/media/{message.image.split(':', 1)[1]}"
+        if isinstance(message, Card) and message.extra.get("local_image"):
+            return str(message.extra["local_image"])
+        return None
+
+    def _accept(self, employee: Employee, event: Event, shown: Message) -> Any:
+        """Show the user's own line, record the Event once, wake the worker."""
+        now = self.state.clock.now()
+        with session_scope(self.state.session_factory) as session:
+            if record_inbound(session, event) is None:
+                return jsonify(status="duplicate"), 200
+            session.add(
+                LocalMessage(
+                    employee_id=employee.id,
+                    direction="in",
+                    body=shown.to_dict(),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        self.state.notify_worker()
+        return jsonify(status="accepted"), 202
+
+    def post_message(self) -> Any:
+        """Text or a photo from the page."""
+        with session_scope(self.state.session_factory) as session:
+            employee = self._current(session)
+            session.expunge(employee)
+        client_id = (request.form.get("client_id") or secrets.token_hex(8))[:64]
+        now = self.state.clock.now()
+        photo = request.files.get("photo")
+        if photo is not None and photo.filename:
+            data = photo.stream.read(MAX_BYTES + 1)
+            if len(data) > MAX_BYTES:
+                return jsonify(status="refused", message=PHOTO_TOO_LARGE), 413
+            self.incoming.mkdir(parents=True, exist_ok=True)
+            ref = f"{secrets.token_hex(16)}.upload"
+            (self.incoming / ref).write_bytes(data)
+            event = Event(
+                platform="local",
+                kind=EventKind.IMAGE,
+                sender_id=employee.employee_no,
+                dedupe_key=f"msg:{employee.employee_no}:{client_id}",
+                received_at=now,
+                media_ref=ref,
+            )
+            return self._accept(employee, event, Text("📷 [照片]"))
+        text = (request.form.get("text") or "").strip()[:1000]
+        if not text:
+            return jsonify(status="refused", message=EMPTY_MESSAGE), 400
+        event = Event(
+            platform="local",
+            kind=EventKind.TEXT,
+            sender_id=employee.employee_no,
+            dedupe_key=f"msg:{employee.employee_no}:{client_id}",
+            received_at=now,
+            text=text,
+        )
+        return self._accept(employee, event, Text(text))
+
+    def post_action(self) -> Any:
+        """A button press on a card."""
+        with session_scope(self.state.session_factory) as session:
+            employee = self._current(session)
+            session.expunge(employee)
+        value = (request.form.get("value") or "")[:1024]
+        label = (request.form.get("label") or "按钮")[:40]
+        client_id = (request.form.get("client_id") or secrets.token_hex(8))[:64]
+        if not value:
+            return jsonify(status="refused"), 400
+        event = Event(
+            platform="local",
+            kind=EventKind.CARD_ACTION,
+            sender_id=employee.employee_no,
+            dedupe_key=f"act:{employee.employee_no}:{client_id}",
+            received_at=self.state.clock.now(),
+            action_value=value,
+        )
+        return self._accept(employee, event, Text(f"👆 {label}"))
+
+    def media(self, evidence_id: int) -> Any:
+        """An evidence photo for a card."""
+        with session_scope(self.state.session_factory) as session:
+            evidence = session.get(Evidence, evidence_id)
+            if evidence is None:
+                abort(404)
+            path = photo_path(self.state.config.media_dir, evidence)
+            mime = evidence.mime_type
+        if not path.is_file():
+            abort(404)
+        return send_file(path.resolve(), mimetype=mime, max_age=timedelta(days=1).total_seconds())

@@ -1,0 +1,1 @@
+"""绩效积分机器人: behaviour points in WeCom, DingTalk and Feishu."""

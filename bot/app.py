@@ -1,0 +1,121 @@
+"""The Flask app factory: configuration, database, adapters and routes wired together."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.config import Config, load_config
+from bot.db import current_and_head, make_engine, make_session_factory
+from bot.signing import Signer
+
+log = logging.getLogger(__name__)
+
+# platform -> "module:Class"; a module is imported only when its platform is configured.
+ADAPTERS = {
+    "wecom": "adapters.wecom:WecomAdapter",
+    "dingtalk": "adapters.dingtalk:DingtalkAdapter",
+    "feishu": "adapters.feishu:FeishuAdapter",
+}
+UPLOAD_LIMIT = 11 * 1024 * 1024  # photos up to 10 MB plus form overhead (local chat)
+
+
+@dataclass
+class BotState:
+    """Everything a request, job or worker needs; stored at app.extensions['bot']."""
+
+    config: Config
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    signer: Signer
+    adapters: dict[str, Any] = field(default_factory=dict)
+    worker: Any = None
+
+    def notify_worker(self) -> None:
+        """Wake the in-process worker, if any, after queuing work."""
+        if self.worker is not None:
+            self.worker.notify()
+
+
+def build_adapters(state: BotState) -> dict[str, Any]:
+    """Instantiate the local adapter (unless production) and every configured platform."""
+    adapters: dict[str, Any] = {}
+    if not state.config.is_production:
+        from adapters.local import LocalAdapter
+
+        adapters["local"] = LocalAdapter(state)
+    for platform, path in ADAPTERS.items():
+        if state.config.platform(platform) is None:
+            continue
+        module_name, class_name = path.split(":")
+        adapters[platform] = getattr(importlib.import_module(module_name), class_name)(state)
+    return adapters
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. `test_config` may carry CONFIG (a Config), CLOCK and ENGINE."""
+    test_config = test_config or {}
+    config: Config = test_config.get("CONFIG") or load_config()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=UPLOAD_LIMIT,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    engine = test_config.get("ENGINE") or make_engine(config.database_url)
+    state = BotState(
+        config=config,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        clock=test_config.get("CLOCK") or Clock(),
+        signer=Signer(config.secret_key),
+    )
+    state.adapters = build_adapters(state)
+    from bot.worker import Worker
+
+    state.worker = Worker(state)
+    app.extensions["bot"] = state
+    for adapter in state.adapters.values():
+        blueprint = adapter.blueprint()
+        if blueprint is not None:
+            app.register_blueprint(blueprint)
+    _register_health(app, state)
+
+    @app.errorhandler(413)
+    def _too_large(_exc: Exception) -> Any:
+        return "", 413
+
+    return app
+
+
+def _register_health(app: Flask, state: BotState) -> None:
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> Any:
+        try:
+            with state.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current, head = current_and_head(state.engine)
+        except Exception:
+            log.exception("readiness check failed")
+            return jsonify(status="database unreachable"), 503
+        if current != head:
+            return jsonify(status="migrations pending", current=current, head=head), 503
+        return jsonify(status="ok", revision=current)
+
+
+def bot_state(app: Flask) -> BotState:
+    """The BotState of an app."""
+    return app.extensions["bot"]

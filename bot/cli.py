@@ -1,0 +1,169 @@
+"""`python -m bot`: the one command-line entry point (design §10)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+
+import click
+from sqlalchemy import select
+
+from bot.cli_support import cli_config, cli_session
+from bot.db import upgrade
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@click.group()
+def cli() -> None:
+    """绩效积分机器人 command line."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-demo", is_flag=True, help="Do not seed the demo factory.")
+def run(host: str, port: int, no_demo: bool) -> None:
+    """All in one: migrate, seed the demo, web + worker in one process."""
+    from waitress import serve
+
+    from bot.app import bot_state, create_app
+    from bot.db import session_scope
+    from bot.demo import seed_demo
+
+    _setup_logging()
+    config = cli_config()
+    upgrade(config.database_url)
+    app = create_app({"CONFIG": config})
+    state = bot_state(app)
+    if not no_demo:
+        with session_scope(state.session_factory) as session:
+            if seed_demo(session, state.clock.now()):
+                click.echo("Seeded the demo factory (4 departments, 20 people, 4 rewards).")
+    state.worker.start()
+    if "local" in state.adapters:
+        click.echo(f"Local web chat: http://{host}:{port}/local/")
+    click.echo(f"Listening on http://{host}:{port}  (Ctrl+C to stop)")
+    try:
+        serve(app, host=host, port=port, threads=8, ident="points-bot")
+    finally:
+        state.worker.stop()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def web(host: str, port: int) -> None:
+    """The web role only (production: prefer `gunicorn wsgi:app`)."""
+    from waitress import serve
+
+    from bot.app import create_app
+
+    _setup_logging()
+    serve(create_app({"CONFIG": cli_config()}), host=host, port=port, threads=8)
+
+
+@cli.command()
+def worker() -> None:
+    """The job worker role: process inbound events and deliver the outbox."""
+    from bot.app import bot_state, create_app
+
+    _setup_logging()
+    state = bot_state(create_app({"CONFIG": cli_config()}))
+    click.echo("worker running (Ctrl+C to stop)")
+    with contextlib.suppress(KeyboardInterrupt):
+        state.worker.run()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations (Alembic) up to head."""
+    config = cli_config()
+    upgrade(config.database_url)
+    click.echo("database is at the newest revision")
+
+
+@cli.group()
+def ledger() -> None:
+    """The points ledger."""
+
+
+@ledger.command("verify")
+def ledger_verify() -> None:
+    """Recompute the hash chain; exit 1 on any mismatch."""
+    from bot.services.ledger import verify_ledger
+
+    with cli_session() as (session, _clock):
+        report = verify_ledger(session)
+    for problem in report.problems:
+        click.echo(f"MISMATCH {problem}")
+    if report.ok:
+        click.echo(f"ok: {report.entries} entries, chain intact")
+    else:
+        click.echo(f"FAILED: {len(report.problems)} problem(s) in {report.entries} entries")
+        sys.exit(1)
+
+
+@cli.group()
+def outbox() -> None:
+    """Outgoing messages."""
+
+
+@outbox.command("list")
+@click.option("--failed", is_flag=True, help="Only dead-lettered rows.")
+@click.option("--limit", default=50, show_default=True)
+def outbox_list(failed: bool, limit: int) -> None:
+    """Show outbox rows (newest first)."""
+    from bot.models import Outbox
+
+    with cli_session() as (session, _clock):
+        query = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
+        if failed:
+            query = query.where(Outbox.state == "dead")
+        for row in session.scalars(query):
+            click.echo(
+                f"{row.id}\t{row.state}\t{row.kind}\t{row.platform or '-'}\t"
+                f"to={row.recipient_id or '-'}\tattempts={row.attempts}\t{row.last_error or ''}"
+            )
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Retry every dead-lettered row.")
+def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
+    """Put dead rows back in the queue."""
+    from sqlalchemy import update
+
+    from bot.models import Outbox
+
+    if not ids and not all_failed:
+        raise click.UsageError("give row ids or --all-failed")
+    with cli_session() as (session, clock):
+        query = update(Outbox).where(Outbox.state == "dead")
+        if not all_failed:
+            query = query.where(Outbox.id.in_(ids))
+        count = session.execute(
+            query.values(state="pending", attempts=0, next_attempt_at=clock.now())
+        ).rowcount
+    click.echo(f"requeued {count} row(s)")
+
+
+def _attach_data_commands() -> None:
+    from bot.cli_data import import_departments_command, import_org_command, rules_group
+
+    cli.add_command(import_org_command)
+    cli.add_command(import_departments_command)
+    cli.add_command(rules_group)
+
+
+_attach_data_commands()

@@ -1,0 +1,1 @@
+"""Business rules. Functions take the Session first, flush but never commit."""

@@ -1,0 +1,61 @@
+"""Platform access tokens shared by every process through the database (one refresh at a time)."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.db import session_scope
+from bot.models import KeyValue
+
+
+class TokenCache:
+    """get-or-refresh over the kv_cache table; refreshes `early` seconds before expiry."""
+
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock, early: int = 300):
+        self._factory = session_factory
+        self._clock = clock
+        self._early = early
+
+    def _valid(self, session: Session, key: str) -> str | None:
+        row = session.get(KeyValue, key, populate_existing=True)
+        now = self._clock.now()
+        if row is not None and row.expires_at - timedelta(seconds=self._early) > now:
+            return row.value
+        return None
+
+    def get(self, key: str, fetch: Callable[[], tuple[str, int]]) -> str:
+        """Return a cached token, or call `fetch() -> (token, expires_in_seconds)` once across processes."""
+        with session_scope(self._factory) as session:
+            token = self._valid(session, key)
+        if token is not None:
+            return token
+        with session_scope(self._factory) as session:
+            if session.bind is not None and session.get_bind().dialect.name == "postgresql":
+                # Serialize refreshes across processes; SQLite's BEGIN IMMEDIATE already does.
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(key.encode())}
+                )
+            else:
+                session.execute(select(KeyValue.key).where(KeyValue.key == key))
+            token = self._valid(session, key)
+            if token is not None:
+                return token
+            value, expires_in = fetch()
+            expires_at = self._clock.now() + timedelta(seconds=int(expires_in))
+            row = session.get(KeyValue, key)
+            if row is None:
+                session.add(KeyValue(key=key, value=value, expires_at=expires_at))
+            else:
+                row.value, row.expires_at = value, expires_at
+            return value
+
+    def invalidate(self, key: str) -> None:
+        """Forget a token the platform rejected (expired early)."""
+        with session_scope(self._factory) as session:
+            session.execute(delete(KeyValue).where(KeyValue.key == key))

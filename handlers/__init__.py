@@ -1,0 +1,1 @@
+"""What the bot does with a normalized Event: one router, one module per feature."""

@@ -1,0 +1,58 @@
+"""积分 and 排行: balance, week, month, recent entries; the department's weekly ranking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.services.ledger import balance, department_ranking, recent_entries
+from bot.timeutil import local_dt, month_start, week_start
+from cards import Card, Field, Message, Text
+from handlers.context import HandlerContext
+
+NO_DEPARTMENT = "你还没有分配部门，暂无排行。请联系 HR。"
+NO_POINTS_YET = "本周部门还没有人得分，发照片申领第一个吧！"
+RANK_LIMIT = 10
+
+
+def handle_points(ctx: HandlerContext, args: str) -> list[Message]:
+    """积分 / points."""
+    me = ctx.sender
+    total = balance(ctx.session, me.id)
+    week = balance(ctx.session, me.id, week_start(ctx.now, ctx.tz))
+    month = balance(ctx.session, me.id, month_start(ctx.now, ctx.tz))
+    lines = tuple(
+        f"{local_dt(e.created_at, ctx.tz)} {e.points:+d} {e.memo}"
+        for e in recent_entries(ctx.session, me.id, 5)
+    ) or ("还没有积分记录，发一张照片开始申领吧。",)
+    return [
+        Card(
+            title=f"{me.name} 的积分",
+            fields=(
+                Field("余额", f"{total} 分"),
+                Field("本周", f"{week} 分"),
+                Field("本月", f"{month} 分"),
+            ),
+            lines=("最近记录：", *lines),
+        )
+    ]
+
+
+def handle_rank(ctx: HandlerContext, args: str) -> list[Message]:
+    """排行 / rank: this week's standing in the sender's department."""
+    me = ctx.sender
+    if me.department_id is None:
+        return [Text(NO_DEPARTMENT)]
+    start = week_start(ctx.now, ctx.tz)
+    standings = department_ranking(ctx.session, me.department_id, start, start + timedelta(days=7))
+    if not standings:
+        return [Text(NO_POINTS_YET)]
+    medals = {1: "🥇", 2: "🥈", 3: "🥉"}
+    lines = [
+        f"{medals.get(i, f'{i}.')} {s.name} {s.points} 分"
+        + (" ← 我" if s.employee_id == me.id else "")
+        for i, s in enumerate(standings[:RANK_LIMIT], start=1)
+    ]
+    mine = next((i for i, s in enumerate(standings, 1) if s.employee_id == me.id), None)
+    note = f"我的名次：第 {mine} 名" if mine else "我本周还没有得分"
+    dept = me.department.name if me.department else ""
+    return [Card(title=f"{dept} 本周排行", lines=tuple(lines), note=note)]

@@ -1,0 +1,125 @@
+"""The one place that turns an Event into replies and errors into calm messages (style §5)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+
+from bot.errors import BotError
+from bot.events import EventKind
+from bot.signing import Action, ActionRefused
+from cards import Message, Text
+from handlers import approval, claim, help, points
+from handlers.context import HandlerContext
+
+log = logging.getLogger(__name__)
+
+BUSY = "系统繁忙，请稍后再试（编号 {ref}）。"
+NOT_FOR_YOU = "这张卡片只能由 {name} 操作。"
+NOT_YOUR_BUTTON = "这个按钮不是发给你的，无法操作。"
+
+CommandHandler = Callable[[HandlerContext, str], list[Message]]
+ActionHandler = Callable[[HandlerContext, Action], list[Message]]
+
+COMMANDS: dict[str, CommandHandler] = {
+    "帮助": help.handle_help,
+    "help": help.handle_help,
+    "积分": points.handle_points,
+    "points": points.handle_points,
+    "排行": points.handle_rank,
+    "rank": points.handle_rank,
+    "申领": claim.handle_claim_command,
+    "claim": claim.handle_claim_command,
+    "待审": approval.handle_pending,
+    "pending": approval.handle_pending,
+}
+LATER = {
+    "任务": "任务",
+    "tasks": "任务",
+    "建议": "建议",
+    "suggest": "建议",
+    "申诉": "申诉",
+    "appeal": "申诉",
+    "兑换": "兑换",
+    "redeem": "兑换",
+    "签到": "签到",
+    "checkin": "签到",
+}
+ACTIONS: dict[str, ActionHandler] = {
+    "claim": claim.handle_claim_button,
+    "approve": approval.handle_approve,
+    "reject": approval.handle_reject,
+    "reject_reason": approval.handle_reject_reason,
+    "reject_cancel": approval.handle_reject_cancel,
+}
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """(`command`, `args`) from chat text; strips an @mention and full-width spaces."""
+    text = text.replace("\u3000", " ").strip()
+    if text.startswith("@"):
+        text = text.partition(" ")[2].strip()
+    word, _, args = text.partition(" ")
+    return word.lower() if word.isascii() else word, args.strip()
+
+
+def _on_text(ctx: HandlerContext) -> list[Message]:
+    word, args = split_command(ctx.event.text)
+    handler = COMMANDS.get(word)
+    if handler is not None:
+        return handler(ctx, args)
+    if word in LATER:
+        return [Text(help.COMING_SOON.format(name=LATER[word]))]
+    claim_id = approval.awaiting_reason(ctx)
+    if claim_id is not None and ctx.event.text.strip():
+        return approval.handle_reason_text(ctx, claim_id, ctx.event.text)
+    return [help.help_card(ctx, unknown=ctx.event.text.strip() or None)]
+
+
+def _on_action(ctx: HandlerContext) -> list[Message]:
+    action = ctx.signer.verify(ctx.event.action_value or "", ctx.now)
+    if action.actor_id != ctx.sender.id:
+        raise ActionRefused(NOT_YOUR_BUTTON)
+    handler = ACTIONS.get(action.name)
+    if handler is None:
+        raise ActionRefused()
+    return handler(ctx, action)
+
+
+KINDS: dict[EventKind, Callable[[HandlerContext], list[Message]]] = {
+    EventKind.TEXT: _on_text,
+    EventKind.IMAGE: claim.handle_photo,
+    EventKind.CARD_ACTION: _on_action,
+    EventKind.ENTER: lambda ctx: [help.help_card(ctx)],
+}
+
+
+def dispatch(ctx: HandlerContext) -> list[Message]:
+    """Run the handler for the event; BotErrors become their message, anything else a reference.
+
+    The handler runs inside a savepoint so a refusal or a crash leaves no partial change.
+    """
+    handler = KINDS.get(ctx.event.kind)
+    if handler is None:
+        return []
+    try:
+        with ctx.session.begin_nested():
+            return handler(ctx)
+    except BotError as exc:
+        return [Text(exc.user_message)]
+    except Exception:
+        ref = secrets.token_hex(2).upper()
+        log.exception(
+            "handler failed: ref=%s platform=%s key=%s kind=%s",
+            ref,
+            ctx.event.platform,
+            ctx.event.dedupe_key[:60],
+            ctx.event.kind,
+        )
+        return [Text(BUSY.format(ref=ref))]
+
+
+UNKNOWN_SENDER = "你好！你还没有在绩效积分系统中登记，暂时无法使用。请联系 HR 开通账号。"
+UNKNOWN_SENDER_TTL = timedelta(days=1)

@@ -1,0 +1,198 @@
+"""Fixtures in the Flask tutorial's shape: app (fresh migrated DB) → client, runner, session.
+
+Every database test runs on SQLite and, when TEST_DATABASE_URL is reachable, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from sqlalchemy import MetaData, create_engine, insert, inspect, select, text
+from sqlalchemy.orm import Session
+
+from bot.app import BotState, bot_state, create_app
+from bot.clock import FixedClock
+from bot.config import load_config
+from bot.db import make_engine, make_session_factory, upgrade
+
+TZ = ZoneInfo("Asia/Shanghai")
+# A Thursday morning in the factory's time zone.
+START = datetime(2026, 11, 26, 10, 0, tzinfo=TZ)
+SECRET = "test-secret-key-0123456789abcdef"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+_pg_problem: str | None = None
+
+
+def _pg_reason() -> str | None:
+    """Why PostgreSQL tests are skipped, or None when the server answers."""
+    if not PG_URL:
+        return "TEST_DATABASE_URL is not set: PostgreSQL variants skipped"
+    try:
+        engine = create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any connection problem means: skip, and say why
+        return (
+            f"PostgreSQL at TEST_DATABASE_URL unreachable ({type(exc).__name__}): variants skipped"
+        )
+    return None
+
+
+def pytest_report_header(config: Any) -> str:
+    """Say up front whether the PostgreSQL variants run."""
+    global _pg_problem
+    _pg_problem = _pg_reason()
+    return _pg_problem or f"PostgreSQL variants: on ({PG_URL.split('@')[-1]})"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file copied for each test (migrations are the only schema source)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Migrate the PostgreSQL test database from scratch once; remember the seeded rows."""
+    reason = _pg_problem if _pg_problem is not None else _pg_reason()
+    if reason:
+        pytest.skip(reason)
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade(PG_URL)
+    snapshot: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            if table != "alembic_version":
+                snapshot[table] = [
+                    dict(r._mapping) for r in conn.execute(text(f'SELECT * FROM "{table}"'))
+                ]
+    engine.dispose()
+    return snapshot
+
+
+def _reset_pg(snapshot: dict[str, list[dict[str, Any]]]) -> None:
+    engine = create_engine(PG_URL)
+    meta = MetaData()
+    meta.reflect(engine)
+    tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in tables:
+            rows = snapshot.get(table.name)
+            if rows:
+                conn.execute(insert(table), rows)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A freshly migrated database for one test."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "bot.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    snapshot = request.getfixturevalue("pg_snapshot")
+    _reset_pg(snapshot)
+    return PG_URL
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The injected clock; tests move it with clock.advance(minutes=…)."""
+    return FixedClock(START)
+
+
+@pytest.fixture
+def platform_env() -> dict[str, str]:
+    """Extra environment for the app (platform tests override this)."""
+    return {}
+
+
+@pytest.fixture
+def app(
+    db_url: str, tmp_path: Path, clock: FixedClock, platform_env: dict[str, str]
+) -> Iterator[Flask]:
+    """The real app on a fresh database, with the fixed clock."""
+    env = {
+        "DATABASE_URL": db_url,
+        "BOT_SECRET_KEY": SECRET,
+        "BOT_MEDIA_DIR": str(tmp_path / "media"),
+        "BOT_VAR_DIR": str(tmp_path / "var"),
+        "BOT_ENV": "test",
+        **platform_env,
+    }
+    config = load_config(env)
+    engine = make_engine(db_url)
+    app = create_app({"CONFIG": config, "CLOCK": clock, "ENGINE": engine})
+    app.testing = True
+    yield app
+    engine.dispose()
+
+
+@pytest.fixture
+def state(app: Flask) -> BotState:
+    """The app's BotState (config, sessions, adapters, worker)."""
+    return bot_state(app)
+
+
+@pytest.fixture
+def session(state: BotState) -> Iterator[Session]:
+    """A session for arranging and asserting; factories commit through it.
+
+    It has its own engine whose SQLite transactions begin deferred, so a read left open by an
+    assertion never holds the write lock the app under test needs.
+    """
+    engine = make_engine(
+        str(state.engine.url.render_as_string(hide_password=False)), immediate=False
+    )
+    s = make_session_factory(engine)()
+    yield s
+    s.rollback()
+    s.close()
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    """Flask test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def drain(state: BotState, session: Session) -> Any:
+    """Run the worker until nothing is due, then refresh the test session's view."""
+
+    def _drain() -> None:
+        session.commit()
+        state.worker.drain()
+        session.expire_all()
+
+    return _drain
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_app_context() -> Iterator[None]:
+    """Fail a test that leaves an app context pushed (Flask's own conftest habit)."""
+    from flask import has_app_context
+
+    yield
+    assert not has_app_context(), "a test leaked an app context"
+
+
+__all__ = ["START", "TZ", "select"]
