@@ -96,6 +96,14 @@ def _reset_pg(snapshot: dict[str, list[dict[str, Any]]]) -> None:
             rows = snapshot.get(table.name)
             if rows:
                 conn.execute(insert(table), rows)
+                if "id" in table.c and table.c.id.autoincrement is not False:
+                    # Explicit ids do not advance the sequence TRUNCATE just restarted.
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f'(SELECT max(id) FROM "{table.name}"))'
+                        )
+                    )
     engine.dispose()
 
 

@@ -1,0 +1,87 @@
+"""HR data file commands for `python -m bot`: import-org, import-departments, rules export|import.
+
+`bot/cli.py` attaches them to the top-level group (design §10).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import click
+
+from bot.cli_support import cli_session
+from bot.services.org import ImportReport, import_departments, import_org
+from bot.services.rules_csv import export_rules, import_rules
+
+CSV_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _read_csv_text(path: Path) -> str:
+    """The file's text (UTF-8, optional BOM). Raises: click.ClickException when not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Chinese Excel's plain "CSV" is GB18030; HR must pick "CSV UTF-8" when saving.
+        raise click.ClickException(
+            f"{path}: not UTF-8; in Excel save as 'CSV UTF-8' "
+            f"(文件不是 UTF-8 编码，请在 Excel 中另存为「CSV UTF-8」)"
+        ) from None
+
+
+def _finish(report: ImportReport) -> None:
+    """Print the report; exit 1 when any row was rejected."""
+    click.echo(report.summary())
+    if report.rejected:
+        click.get_current_context().exit(1)
+
+
+@click.command("import-org")
+@click.argument("file", type=CSV_FILE)
+def import_org_command(file: Path) -> None:
+    """Create or update departments and employees from an org CSV (idempotent)."""
+    text = _read_csv_text(file)
+    with cli_session() as (session, clock):
+        report = import_org(session, text, now=clock.now())
+    _finish(report)
+
+
+@click.command("import-departments")
+@click.argument("file", type=CSV_FILE)
+def import_departments_command(file: Path) -> None:
+    """Set department group chat ids from a departments CSV."""
+    text = _read_csv_text(file)
+    with cli_session() as (session, _clock):
+        report = import_departments(session, text)
+    _finish(report)
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """The rule catalogue as a CSV spreadsheet."""
+
+
+@rules_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option(
+    "--bom", is_flag=True, help="Start with a UTF-8 BOM so Excel shows Chinese correctly."
+)
+def rules_export_command(file: Path, bom: bool) -> None:
+    """Write every rule to FILE."""
+    with cli_session() as (session, _clock):
+        text = export_rules(session)
+    with file.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
+        out.write(text)
+    count = sum(1 for _ in csv.reader(io.StringIO(text))) - 1
+    click.echo(f"exported {count} rules to {file} (已导出 {count} 条规则)")
+
+
+@rules_group.command("import")
+@click.argument("file", type=CSV_FILE)
+def rules_import_command(file: Path) -> None:
+    """Create or update rules from FILE; all or nothing."""
+    text = _read_csv_text(file)
+    with cli_session() as (session, _clock):
+        report = import_rules(session, text)
+    _finish(report)

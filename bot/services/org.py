@@ -1,0 +1,488 @@
+"""The HR data files: the org chart (组织架构) and department chats, imported from CSV (design §10)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from bot.models import Department, Employee, Identity, Role
+
+ORG_COLUMNS = (
+    "employee_no",
+    "name",
+    "department",
+    "role",
+    "supervisor_no",
+    "wecom_userid",
+    "dingtalk_userid",
+    "feishu_open_id",
+)
+DEPARTMENT_COLUMNS = (
+    "department",
+    "wecom_chatid",
+    "dingtalk_open_conversation_id",
+    "feishu_chat_id",
+)
+# Identity platform → org CSV column holding that platform's user id.
+ID_COLUMNS = {"wecom": "wecom_userid", "dingtalk": "dingtalk_userid", "feishu": "feishu_open_id"}
+PREFERRED_PLATFORMS = tuple(ID_COLUMNS)
+ROLES = tuple(r.value for r in Role)
+
+# Column widths from bot/models.py: checked here so PostgreSQL never sees an over-long value.
+MAX_EMPLOYEE_NO = 50
+MAX_NAME = 100
+MAX_PATH = 200
+MAX_SEGMENT = 100
+MAX_EXTERNAL_ID = 100
+MAX_CHAT_ID = {"wecom_chatid": 100, "dingtalk_open_conversation_id": 200, "feishu_chat_id": 100}
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts of data rows, and the rejected rows with line numbers (header = 1)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    # False when nothing at all was changed: a bad header, or an all-or-nothing import with errors.
+    applied: bool = True
+
+    def summary(self) -> str:
+        """One line per rejected row, then a totals line."""
+        lines = [f"line {line}: {reason}" for line, reason in sorted(self.rejected)]
+        if not self.applied:
+            n = len(self.rejected)
+            lines.append(
+                f"nothing was changed: {n} line(s) with errors; fix them and import again "
+                f"(有 {n} 行错误，未做任何更改，请修正后重新导入)"
+            )
+        else:
+            c, u, s, r = self.created, self.updated, self.unchanged, len(self.rejected)
+            lines.append(
+                f"created {c}, updated {u}, unchanged {s}, rejected {r} "
+                f"(新增 {c}，更新 {u}，未变 {s}，拒绝 {r})"
+            )
+        return "\n".join(lines)
+
+
+class CsvFormatError(ValueError):
+    """The file as a whole cannot be read (no header, missing columns); `line` is where."""
+
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """One data row: its first line number in the file and its stripped cells by column name."""
+
+    line: int
+    values: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CsvTable:
+    """The columns of the header row and the data rows under it."""
+
+    columns: tuple[str, ...]
+    rows: list[CsvRow]
+
+
+def read_csv(text: str, required: Sequence[str]) -> CsvTable:
+    """Parse CSV text (optional BOM, header row, extra columns ignored, blank rows skipped).
+
+    Header names are matched case-insensitively; cells are stripped; short rows read as empty cells.
+    Raises: CsvFormatError when the file is empty or the header lacks a required column.
+    """
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvFormatError(1, "empty file, expected a header row (文件为空)") from None
+    except csv.Error as exc:
+        raise CsvFormatError(1, f"unreadable CSV: {exc} (无法解析的 CSV)") from None
+    columns = tuple(h.strip().lower() for h in header)
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise CsvFormatError(1, f"header lacks column(s) {', '.join(missing)} (表头缺少列)")
+    rows: list[CsvRow] = []
+    last_line = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise CsvFormatError(last_line + 1, f"unreadable CSV: {exc} (无法解析的 CSV)") from None
+        line, last_line = last_line + 1, reader.line_num
+        values = {c: "" for c in columns}
+        for column, cell in zip(columns, cells, strict=False):
+            # The first of two same-named columns wins; later ones are treated as extras.
+            if column and not values[column]:
+                values[column] = cell.strip()
+        if any(values.values()):
+            rows.append(CsvRow(line, values))
+    return CsvTable(columns, rows)
+
+
+def normalize_path(raw: str) -> str:
+    """`冲压车间 / 一班` → `冲压车间/一班`; empty segments are dropped."""
+    return "/".join(s.strip() for s in raw.split("/") if s.strip())
+
+
+def path_problem(path: str) -> str | None:
+    """Why a normalized department path cannot be stored, or None."""
+    if len(path) > MAX_PATH:
+        return f"department path longer than {MAX_PATH} characters (部门路径过长)"
+    if any(len(s) > MAX_SEGMENT for s in path.split("/")):
+        return f"department name longer than {MAX_SEGMENT} characters (部门名称过长)"
+    return None
+
+
+class DepartmentTree:
+    """Departments by path, creating missing ones together with all their ancestors."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.by_path = {d.path: d for d in session.scalars(select(Department))}
+
+    def ensure(self, path: str) -> tuple[Department, bool]:
+        """The department at `path` and whether it had to be created."""
+        found = self.by_path.get(path)
+        if found is not None:
+            return found, False
+        parent = None
+        segments = path.split("/")
+        for depth, name in enumerate(segments, start=1):
+            prefix = "/".join(segments[:depth])
+            dept = self.by_path.get(prefix)
+            if dept is None:
+                parent_id = parent.id if parent is not None else None
+                dept = Department(path=prefix, name=name, parent_id=parent_id)
+                self.session.add(dept)
+                self.session.flush()  # the child row needs this id
+                self.by_path[prefix] = dept
+            parent = dept
+        assert parent is not None
+        return parent, True
+
+
+_KEEP = object()  # preferred_platform column absent: leave the field as it is
+
+
+@dataclass
+class _OrgRow:
+    line: int
+    employee_no: str
+    name: str
+    department: str | None
+    role: str
+    supervisor_no: str | None
+    ids: dict[str, str]
+    preferred_platform: object
+
+
+def _parse_org_row(row: CsvRow, has_preferred: bool) -> tuple[_OrgRow, list[str]]:
+    """The row's values and its field errors (empty list when valid)."""
+    v = row.values
+    errors = []
+    employee_no, name = v["employee_no"], v["name"]
+    if not employee_no:
+        errors.append("employee_no is empty (工号为空)")
+    elif len(employee_no) > MAX_EMPLOYEE_NO:
+        errors.append(f"employee_no longer than {MAX_EMPLOYEE_NO} characters (工号过长)")
+    if not name:
+        errors.append("name is empty (姓名为空)")
+    elif len(name) > MAX_NAME:
+        errors.append(f"name longer than {MAX_NAME} characters (姓名过长)")
+    department = normalize_path(v["department"]) or None
+    if department and (problem := path_problem(department)):
+        errors.append(problem)
+    role = v["role"].lower() or Role.WORKER.value
+    if role not in ROLES:
+        errors.append(f"role must be one of {', '.join(ROLES)}, got {v['role']!r} (角色无效)")
+    ids = {p: v[c] for p, c in ID_COLUMNS.items() if v[c]}
+    for platform, external_id in ids.items():
+        if len(external_id) > MAX_EXTERNAL_ID:
+            errors.append(
+                f"{ID_COLUMNS[platform]} longer than {MAX_EXTERNAL_ID} characters (账号过长)"
+            )
+    preferred: object = _KEEP
+    if has_preferred:
+        preferred = v["preferred_platform"].lower() or None
+        if preferred is not None and preferred not in PREFERRED_PLATFORMS:
+            errors.append(
+                f"preferred_platform must be empty or one of {', '.join(PREFERRED_PLATFORMS)}, "
+                f"got {v['preferred_platform']!r} (首选平台无效)"
+            )
+    parsed = _OrgRow(
+        line=row.line,
+        employee_no=employee_no,
+        name=name,
+        department=department,
+        role=role,
+        supervisor_no=v["supervisor_no"] or None,
+        ids=ids,
+        preferred_platform=preferred,
+    )
+    return parsed, errors
+
+
+def _find_cycles(graph: dict[str, str | None], starts: Iterable[str]) -> list[list[str]]:
+    """Each supervisor cycle reachable from `starts`, once, as the list of its members in order."""
+    cycles = []
+    done: set[str] = set()
+    for start in starts:
+        path: list[str] = []
+        index: dict[str, int] = {}
+        node: str | None = start
+        while node is not None and node not in done and node not in index:
+            index[node] = len(path)
+            path.append(node)
+            node = graph.get(node)
+        if node is not None and node in index:
+            cycles.append(path[index[node] :])
+        done.update(path)
+    return cycles
+
+
+def _validate_org(
+    session: Session, rows: list[_OrgRow], errors: dict[int, list[str]]
+) -> dict[str, _OrgRow]:
+    """Cross-row checks (duplicates, identities, supervisors, cycles); returns accepted rows by no."""
+    by_no: dict[str, list[_OrgRow]] = {}
+    for r in rows:
+        if r.employee_no:
+            by_no.setdefault(r.employee_no, []).append(r)
+    for no, same in by_no.items():
+        if len(same) > 1:
+            lines = ", ".join(str(r.line) for r in same)
+            for r in same:
+                errors[r.line].append(f"employee_no {no} appears on lines {lines} (工号重复)")
+
+    # Platform ids: held by another employee in the database, or given to two people in the file.
+    owner_rows = session.execute(
+        select(Identity.platform, Identity.external_id, Employee.employee_no).join(
+            Employee, Identity.employee_id == Employee.id
+        )
+    )
+    db_owner = {(p, x): no for p, x, no in owner_rows}
+    in_file: dict[tuple[str, str], list[_OrgRow]] = {}
+    for r in rows:
+        for platform, external_id in r.ids.items():
+            in_file.setdefault((platform, external_id), []).append(r)
+    for (platform, external_id), holders in in_file.items():
+        column = ID_COLUMNS[platform]
+        if len({r.employee_no for r in holders}) > 1:
+            lines = ", ".join(str(r.line) for r in holders)
+            for r in holders:
+                errors[r.line].append(
+                    f"{column} {external_id} appears on lines {lines} (同一账号出现在多行)"
+                )
+        owner = db_owner.get((platform, external_id))
+        for r in holders:
+            if owner is not None and owner != r.employee_no:
+                errors[r.line].append(
+                    f"{column} {external_id} already belongs to {owner} (账号已被他人使用)"
+                )
+
+    # Supervisors: resolved against the file and the database together, so row order is free.
+    # Rejecting a row reverts that person to their database state, which may create new
+    # problems elsewhere, so repeat until nothing changes.
+    boss = aliased(Employee)
+    db_supervisor: dict[str, str | None] = dict(
+        session.execute(
+            select(Employee.employee_no, boss.employee_no).outerjoin(
+                boss, Employee.supervisor_id == boss.id
+            )
+        ).all()
+    )
+    line_of = {no: same[0].line for no, same in by_no.items()}
+    while True:
+        accepted = {r.employee_no: r for r in rows if not errors[r.line]}
+        changed = False
+        for r in accepted.values():
+            s = r.supervisor_no
+            if s is None or s in accepted or s in db_supervisor:
+                continue
+            if s in line_of:
+                errors[r.line].append(
+                    f"supervisor {s} was rejected on line {line_of[s]} (主管所在行有错误)"
+                )
+            else:
+                errors[r.line].append(f"unknown supervisor {s} (主管工号不存在)")
+            changed = True
+        if changed:
+            continue
+        graph = dict(db_supervisor)
+        graph.update({no: r.supervisor_no for no, r in accepted.items()})
+        for cycle in _find_cycles(graph, accepted):
+            loop = " → ".join([*cycle, cycle[0]])
+            for no in cycle:
+                if no in accepted:
+                    errors[accepted[no].line].append(f"supervisor cycle {loop} (主管关系成环)")
+                    changed = True
+        if not changed:
+            return accepted
+
+
+def _set(obj: object, attr: str, value: object) -> bool:
+    """Set an attribute if it differs; True when it changed."""
+    if getattr(obj, attr) == value:
+        return False
+    setattr(obj, attr, value)
+    return True
+
+
+def import_org(session: Session, text: str, *, now: datetime) -> ImportReport:
+    """Create or update departments, employees and their platform identities from an org CSV.
+
+    Idempotent. A rejected row changes nothing; the others are applied. An empty id cell leaves
+    an existing identity alone; a new id for a platform replaces the employee's old one. An id
+    held by someone else in the database is refused even if the file moves it away from them
+    (import the release first). Employees missing from the file are left as they are.
+    """
+    try:
+        table = read_csv(text, ORG_COLUMNS)
+    except CsvFormatError as exc:
+        return ImportReport(rejected=[(exc.line, str(exc))], applied=False)
+    has_preferred = "preferred_platform" in table.columns
+    rows: list[_OrgRow] = []
+    errors: dict[int, list[str]] = {}
+    for csv_row in table.rows:
+        parsed, row_errors = _parse_org_row(csv_row, has_preferred)
+        rows.append(parsed)
+        errors[parsed.line] = row_errors
+    accepted = _validate_org(session, rows, errors)
+    report = ImportReport(
+        rejected=[(line, "; ".join(errs)) for line, errs in errors.items() if errs]
+    )
+
+    tree = DepartmentTree(session)
+    departments = {
+        r.department: tree.ensure(r.department)[0] for r in accepted.values() if r.department
+    }
+    existing = {
+        e.employee_no: e
+        for e in session.scalars(
+            select(Employee)
+            .where(Employee.employee_no.in_(list(accepted)))
+            .options(selectinload(Employee.identities))
+        )
+    }
+    people: dict[str, Employee] = dict(existing)
+    for no, r in accepted.items():
+        if no not in existing:
+            people[no] = Employee(
+                employee_no=no,
+                name=r.name,
+                role=r.role,
+                department_id=departments[r.department].id if r.department else None,
+                active=True,
+                preferred_platform=None if r.preferred_platform is _KEEP else r.preferred_platform,
+                created_at=now,
+            )
+            session.add(people[no])
+    session.flush()
+
+    supervisors: dict[str, Employee] = {}
+    wanted = {r.supervisor_no for r in accepted.values() if r.supervisor_no} - set(people)
+    if wanted:
+        supervisors = {
+            e.employee_no: e
+            for e in session.scalars(select(Employee).where(Employee.employee_no.in_(wanted)))
+        }
+    supervisors.update(people)
+
+    for no, r in accepted.items():
+        employee = people[no]
+        changed = _set(employee, "name", r.name)
+        changed |= _set(employee, "role", r.role)
+        dept_id = departments[r.department].id if r.department else None
+        changed |= _set(employee, "department_id", dept_id)
+        sup_id = supervisors[r.supervisor_no].id if r.supervisor_no else None
+        changed |= _set(employee, "supervisor_id", sup_id)
+        if r.preferred_platform is not _KEEP:
+            changed |= _set(employee, "preferred_platform", r.preferred_platform)
+        changed |= _sync_identities(session, employee, r.ids)
+        if no not in existing:
+            report.created += 1
+        elif changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    session.flush()
+    return report
+
+
+def _sync_identities(session: Session, employee: Employee, ids: dict[str, str]) -> bool:
+    """Give the employee exactly these ids on the platforms named; True when anything changed."""
+    changed = False
+    for platform, external_id in ids.items():
+        mine = [i for i in employee.identities if i.platform == platform]
+        if any(i.external_id == external_id for i in mine):
+            continue
+        if mine:
+            mine[0].external_id = external_id
+        else:
+            session.add(Identity(employee=employee, platform=platform, external_id=external_id))
+        changed = True
+    return changed
+
+
+def import_departments(session: Session, text: str) -> ImportReport:
+    """Set each department's group chat ids from a departments CSV, creating missing paths.
+
+    An empty chat id cell clears that chat (members are then messaged 1:1). A rejected row
+    changes nothing; the others are applied.
+    """
+    try:
+        table = read_csv(text, DEPARTMENT_COLUMNS)
+    except CsvFormatError as exc:
+        return ImportReport(rejected=[(exc.line, str(exc))], applied=False)
+    errors: dict[int, list[str]] = {row.line: [] for row in table.rows}
+    lines_of: dict[str, list[int]] = {}
+    for row in table.rows:
+        path = normalize_path(row.values["department"])
+        if not path:
+            errors[row.line].append("department is empty (部门为空)")
+        elif problem := path_problem(path):
+            errors[row.line].append(problem)
+        else:
+            lines_of.setdefault(path, []).append(row.line)
+        for column, limit in MAX_CHAT_ID.items():
+            if len(row.values[column]) > limit:
+                errors[row.line].append(f"{column} longer than {limit} characters (群 ID 过长)")
+    for path, lines in lines_of.items():
+        if len(lines) > 1:
+            listed = ", ".join(map(str, lines))
+            for line in lines:
+                errors[line].append(f"department {path} appears on lines {listed} (部门重复)")
+    report = ImportReport(
+        rejected=[(line, "; ".join(errs)) for line, errs in errors.items() if errs]
+    )
+
+    tree = DepartmentTree(session)
+    for row in table.rows:
+        if errors[row.line]:
+            continue
+        dept, created = tree.ensure(normalize_path(row.values["department"]))
+        changed = False
+        for column in DEPARTMENT_COLUMNS[1:]:
+            changed |= _set(dept, column, row.values[column] or None)
+        if created:
+            report.created += 1
+        elif changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    session.flush()
+    return report
