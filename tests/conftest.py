@@ -6,6 +6,7 @@ Every database test runs on SQLite and, when TEST_DATABASE_URL is reachable, on 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import MetaData, create_engine, insert, inspect, select, text
+from sqlalchemy import MetaData, create_engine, insert, inspect, make_url, select, text
 from sqlalchemy.orm import Session
 
 from bot.app import BotState, bot_state, create_app
@@ -63,16 +64,27 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_snapshot() -> dict[str, list[dict[str, Any]]]:
-    """Migrate the PostgreSQL test database from scratch once; remember the seeded rows."""
+def pg_database() -> Iterator[str]:
+    """A private database for this run (concurrent runs on one server never collide)."""
     reason = _pg_problem if _pg_problem is not None else _pg_reason()
     if reason:
         pytest.skip(reason)
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    upgrade(PG_URL)
+    name = f"bot_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_snapshot(pg_database: str) -> dict[str, list[dict[str, Any]]]:
+    """Migrate the private PostgreSQL database once; remember the seeded rows."""
+    upgrade(pg_database)
+    engine = create_engine(pg_database)
     snapshot: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
         for table in inspect(conn).get_table_names():
@@ -84,8 +96,9 @@ def pg_snapshot() -> dict[str, list[dict[str, Any]]]:
     return snapshot
 
 
-def _reset_pg(snapshot: dict[str, list[dict[str, Any]]]) -> None:
-    engine = create_engine(PG_URL)
+def _reset_pg(url: str, snapshot: dict[str, list[dict[str, Any]]]) -> None:
+    """Empty every table and put back the rows the migrations seeded."""
+    engine = create_engine(url)
     meta = MetaData()
     meta.reflect(engine)
     tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
@@ -116,8 +129,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(template, path)
         return f"sqlite:///{path}"
     snapshot = request.getfixturevalue("pg_snapshot")
-    _reset_pg(snapshot)
-    return PG_URL
+    url = request.getfixturevalue("pg_database")
+    _reset_pg(url, snapshot)
+    return url
 
 
 @pytest.fixture
