@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.errors import InvalidInput, NotFound
 from bot.models import Evidence, Rule
 from bot.services import claim_notices as notices
-from bot.services.claims import check_evidence, find_rule, likely_rules, submit_claim
+from bot.services.claims import check_evidence, claim_points, find_rule, likely_rules, submit_claim
 from bot.services.conversation import forget, recall, remember
 from bot.services.evidence import store_photo
 from bot.services.outbox import publish_card
@@ -84,7 +84,9 @@ def _submit(
             _close_pick_card(ctx, evidence.id, PICKED.format(code=rule.code, title=rule.title))
     return Text(
         notices.CLAIM_SUBMITTED.format(
-            rule=f"{rule.code} {rule.title}", points=rule.points, approver=claim.approver.name
+            rule=f"{rule.code} {rule.title}",
+            points=claim_points(ctx.session, claim),
+            approver=claim.approver.name,
         )
     )
 
