@@ -240,3 +240,30 @@ def test_every_reply_goes_through_the_outbox(client, session, drain):
     say(client, worker, "积分")
     drain()
     assert session.scalar(select(func.count(Outbox.id)).where(Outbox.state == "sent")) == 1
+
+
+def test_campaign_bonus_is_credited_and_named_in_the_total(client, session, drain, clock):
+    from datetime import timedelta
+
+    from bot.models import Campaign
+
+    session.add(
+        Campaign(
+            name="上线推广",
+            bonus_points=2,
+            starts_at=clock.now() - timedelta(days=1),
+            ends_at=clock.now() + timedelta(days=60),
+        )
+    )
+    session.commit()
+    boss, (worker, _) = make_team(session)
+    _claim_by_photo(client, session, drain, worker)
+    press(client, boss, button(last_card(session, boss, "待审核申领"), "通过"))
+    drain()
+    kinds = session.execute(
+        select(LedgerEntry.kind, LedgerEntry.points).order_by(LedgerEntry.seq)
+    ).all()
+    assert [tuple(k) for k in kinds] == [("claim", 20), ("bonus", 2)]
+    assert last(session, worker) == Text(
+        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=22, balance=22)
+    )
