@@ -128,6 +128,3 @@ def handle_pending(ctx: HandlerContext, args: str) -> list[Message]:
             card = replace(card, key=f"{card.key}:{ctx.sender.id}")
         cards.append(card)
     return cards
-
-
-__all__ = ["Card"]

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import MetaData, create_engine, insert, inspect, make_url, select, text
+from sqlalchemy import MetaData, create_engine, insert, inspect, make_url, text
 from sqlalchemy.orm import Session
 
 from bot.app import BotState, bot_state, create_app
@@ -215,6 +215,3 @@ def _no_leaked_app_context() -> Iterator[None]:
 
     yield
     assert not has_app_context(), "a test leaked an app context"
-
-
-__all__ = ["START", "TZ", "select"]
