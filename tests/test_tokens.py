@@ -1,0 +1,51 @@
+"""Shared platform tokens: cached, refreshed early, fetched once even when callers race."""
+
+from __future__ import annotations
+
+import threading
+
+from bot.tokens import TokenCache
+
+
+def test_token_is_cached_until_shortly_before_expiry(state, clock):
+    cache = TokenCache(state.session_factory, state.clock, early=300)
+    fetched = []
+
+    def fetch():
+        fetched.append(1)
+        return f"tok{len(fetched)}", 7200
+
+    assert cache.get("wecom:app", fetch) == "tok1"
+    clock.advance(seconds=7200 - 301)
+    assert cache.get("wecom:app", fetch) == "tok1"
+    clock.advance(seconds=2)
+    assert cache.get("wecom:app", fetch) == "tok2"
+    cache.invalidate("wecom:app")
+    assert cache.get("wecom:app", fetch) == "tok3"
+
+
+def test_racing_callers_fetch_once(state):
+    cache = TokenCache(state.session_factory, state.clock)
+    calls = []
+    entered = threading.Event()
+    release = threading.Event()
+
+    def slow_fetch():
+        calls.append(1)
+        entered.set()
+        release.wait(5)
+        return "shared", 7200
+
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(cache.get("k", slow_fetch)))
+    first.start()
+    assert entered.wait(5)
+    second = threading.Thread(target=lambda: results.append(cache.get("k", slow_fetch)))
+    second.start()
+    # Give the second caller time to reach the lock; without it, it would call fetch now.
+    second.join(0.3)
+    assert len(calls) == 1
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["shared", "shared"] and len(calls) == 1
