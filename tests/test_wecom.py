@@ -1,0 +1,392 @@
+"""WeCom end to end: encrypted callbacks in, the real wechatpy client out to a fake Open API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.models import Claim, ClaimState, Identity, InboundEvent, LedgerEntry, Outbox
+from bot.services import claim_notices as notices
+from bot.services.ledger import balance
+from handlers.approval import APPROVED_ACK
+from handlers.router import NOT_YOUR_BUTTON, UNKNOWN_SENDER
+from tests.factories import make_team, photo_bytes
+from tests.fakes.server import Reply
+from tests.fakes.wecom import FakeWecom, WecomCallbacks, env
+
+BOSS, WORKER, COLLEAGUE = "wangzg", "zhangsan", "lisi"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWecom]:
+    """The fake WeCom Open API (fails the test on unknown paths)."""
+    server = FakeWecom().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def platform_env(fake: FakeWecom) -> dict[str, str]:
+    """Turn the wecom adapter on, pointed at the fake."""
+    return env(fake)
+
+
+@pytest.fixture
+def wecom(client: Any, clock: Any) -> WecomCallbacks:
+    """Posts callbacks as WeCom does, timestamped by the test clock."""
+    return WecomCallbacks(client, lambda: int(clock.now().timestamp()))
+
+
+@pytest.fixture
+def team(session: Any) -> tuple[Any, Any, Any]:
+    """王主管 and two workers, each with a WeCom userid."""
+    boss, (worker, colleague) = make_team(session)
+    for who, uid in ((boss, BOSS), (worker, WORKER), (colleague, COLLEAGUE)):
+        session.add(Identity(employee=who, platform="wecom", external_id=uid))
+    session.commit()
+    return boss, worker, colleague
+
+
+def button_key(card: dict[str, Any], prefix: str) -> str:
+    """The key (signed value) of the card's button whose text starts with `prefix`."""
+    for b in card["button_list"]:
+        if b["text"].startswith(prefix):
+            return b["key"]
+    raise AssertionError(f"no button {prefix!r}: {[b['text'] for b in card['button_list']]}")
+
+
+def last_card(fake: FakeWecom, user: str, title: str) -> dict[str, Any]:
+    """The newest template_card sent to `user` whose title starts with `title`."""
+    for card in reversed(fake.cards(user)):
+        if card["main_title"]["title"].startswith(title):
+            return card
+    raise AssertionError(f"no card {title!r} sent to {user}")
+
+
+def claim_by_photo(fake, wecom, drain, session, seed=1, code="A01") -> Claim:
+    """Worker sends a photo, taps a rule on the picker card; returns the new claim."""
+    media_id = f"MEDIA_{seed}"
+    fake.media[media_id] = photo_bytes(seed)
+    assert wecom.image(WORKER, media_id).status_code == 200
+    drain()
+    pick = last_card(fake, WORKER, "选择申领规则")
+    assert (
+        wecom.click(WORKER, pick["task_id"], button_key(pick, code), "rc-pick").status_code == 200
+    )
+    drain()
+    return session.scalars(select(Claim).order_by(Claim.id.desc())).first()
+
+
+# -- callback security ---------------------------------------------------------------------------
+
+
+def test_url_verification_echoes_plaintext(wecom):
+    resp = wecom.verify_url("1616140317555161061")
+    assert resp.status_code == 200
+    assert resp.data == b"1616140317555161061"
+    assert resp.mimetype == "text/plain"
+
+
+def test_url_verification_with_bad_signature_is_403(wecom):
+    assert wecom.verify_url("123", signature="0" * 40).status_code == 403
+
+
+def test_message_with_bad_signature_is_403_and_records_nothing(wecom, session, team):
+    resp = wecom.text(WORKER, "积分", signature="f" * 40)
+    assert resp.status_code == 403 and resp.data == b""
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+def test_stale_timestamp_is_403(wecom, clock, team):
+    old = int(clock.now().timestamp()) - 301
+    assert wecom.text(WORKER, "积分", timestamp=old).status_code == 403
+    assert wecom.verify_url("123", timestamp=old).status_code == 403
+
+
+def test_message_for_another_corp_is_403(wecom, team):
+    assert wecom.text(WORKER, "积分", corp_id="wwsomeoneelse").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">]>'
+        b"<xml><Encrypt>&a;</Encrypt></xml>",
+        b'<!DOCTYPE xml SYSTEM "http://127.0.0.1/evil.dtd"><xml><Encrypt>QUJD</Encrypt></xml>',
+    ],
+    ids=["entity", "doctype"],
+)
+def test_doctype_or_entity_xml_is_400(wecom, body):
+    assert wecom.post_raw(body, "aaaaaaaaaa").status_code == 400
+
+
+def test_truncated_body_is_400(wecom, session, team):
+    plain = "<xml><ToUserName><![CDATA[x]]></ToUserName><Encrypt><![CDATA[QUJDRA=="
+    assert wecom.post_raw(plain.encode(), "QUJDRA==").status_code == 400
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+def test_ciphertext_that_does_not_decrypt_is_400(wecom, team):
+    good = wecom.encrypt("<xml><MsgType>text</MsgType></xml>")
+    cut = good[:40]  # valid base64, signed, but not a whole AES block
+    body = f"<xml><Encrypt><![CDATA[{cut}]]></Encrypt></xml>".encode()
+    assert wecom.post_raw(body, cut).status_code == 400
+
+
+def test_entity_inside_the_encrypted_xml_is_400(wecom, session, team):
+    inner = (
+        '<!DOCTYPE xml [<!ENTITY a "积分">]><xml><ToUserName>c</ToUserName>'
+        "<FromUserName>zhangsan</FromUserName><CreateTime>1</CreateTime>"
+        "<MsgType>text</MsgType><Content>&a;</Content><MsgId>1</MsgId></xml>"
+    )
+    assert wecom.post_xml(inner).status_code == 400
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+def test_oversize_body_is_413(wecom):
+    body = b"<xml><Encrypt>" + b"A" * (1024 * 1024 + 10) + b"</Encrypt></xml>"
+    assert wecom.post_raw(body, "A").status_code == 413
+
+
+def test_unknown_event_is_200_and_ignored(wecom, session, team):
+    resp = wecom.event(WORKER, "subscribe")
+    assert resp.status_code == 200 and resp.data == b""
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+# -- messages out ------------------------------------------------------------------------------
+
+
+def test_points_text_is_answered_through_message_send(wecom, fake, drain, team):
+    assert wecom.text(WORKER, "积分").status_code == 200
+    drain()
+    [sent] = fake.sent(WORKER)
+    assert sent["agentid"] == 1000002 and sent["msgtype"] == "markdown"
+    assert "的积分" in sent["markdown"]["content"] and "余额：0 分" in sent["markdown"]["content"]
+    assert len(fake.calls("gettoken")) == 1
+
+
+def test_same_message_delivered_twice_is_answered_once(wecom, fake, drain, team):
+    wecom.text(WORKER, "积分", msg_id=42)
+    wecom.text(WORKER, "积分", msg_id=42)
+    drain()
+    assert len(fake.sent(WORKER)) == 1
+
+
+def test_opening_the_app_shows_help_once_a_day(wecom, fake, drain, clock, team):
+    wecom.event(WORKER, "enter_agent")
+    clock.advance(minutes=30)
+    wecom.event(WORKER, "enter_agent")
+    drain()
+    [help_card] = fake.sent(WORKER)
+    assert help_card["markdown"]["content"].startswith("**绩效积分机器人 · 帮助**")
+    clock.advance(days=1)
+    wecom.event(WORKER, "enter_agent")
+    drain()
+    assert len(fake.sent(WORKER)) == 2
+
+
+def test_unknown_sender_gets_one_polite_message_per_day(wecom, fake, drain, clock, team):
+    wecom.text("stranger", "积分")
+    wecom.text("stranger", "你好")
+    drain()
+    assert fake.texts("stranger") == [UNKNOWN_SENDER]
+    clock.advance(days=1, minutes=1)
+    wecom.text("stranger", "积分")
+    drain()
+    assert fake.texts("stranger") == [UNKNOWN_SENDER, UNKNOWN_SENDER]
+
+
+def test_send_failing_with_500_is_delivered_once_after_backoff(wecom, fake, drain, clock, team):
+    fake.fail_next("message/send", Reply(500, {"error": "boom"}))
+    wecom.text(WORKER, "积分")
+    drain()
+    assert fake.sent(WORKER) == []
+    clock.advance(minutes=5)
+    drain()
+    drain()
+    assert len(fake.sent(WORKER)) == 1
+    assert len(fake.calls("message/send")) == 2
+
+
+def test_busy_errcode_is_retried(wecom, fake, drain, clock, session, team):
+    fake.fail_next("message/send", Reply(200, {"errcode": -1, "errmsg": "system busy"}))
+    wecom.text(WORKER, "积分")
+    drain()
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending" and "errcode -1" in row.last_error
+    clock.advance(minutes=5)
+    drain()
+    assert len(fake.sent(WORKER)) == 1
+
+
+def test_permanent_errcode_is_not_retried(wecom, fake, drain, session, team):
+    fake.fail_next("message/send", Reply(200, {"errcode": 40003, "errmsg": "invalid userid"}))
+    wecom.text(WORKER, "积分")
+    drain()
+    assert session.scalars(select(Outbox)).one().state == "dead"
+
+
+def test_expired_token_is_refetched_once_mid_flight(wecom, fake, drain, team):
+    wecom.text(WORKER, "积分")
+    drain()
+    fake.expire_tokens()  # WeCom answers 42001 to the cached token
+    wecom.text(WORKER, "积分")
+    drain()
+    assert len(fake.sent(WORKER)) == 2
+    assert len(fake.calls("gettoken")) == 2
+
+
+def test_token_rejected_twice_is_retried_later(wecom, fake, drain, clock, session, team):
+    expired = Reply(200, {"errcode": 42001, "errmsg": "access_token expired"})
+    fake.fail_next("message/send", expired, times=2)
+    wecom.text(WORKER, "积分")
+    drain()
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending" and "42001" in row.last_error
+    assert len(fake.calls("gettoken")) == 2  # one refetch per attempt, not a loop
+    clock.advance(minutes=5)
+    drain()
+    assert len(fake.sent(WORKER)) == 1
+
+
+def test_http_429_waits_as_told(wecom, fake, drain, clock, session, team):
+    fake.fail_next("message/send", Reply(429, {}, headers={"Retry-After": "120"}))
+    wecom.text(WORKER, "积分")
+    drain()
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending"
+    assert row.next_attempt_at - clock.now() == timedelta(seconds=120)
+
+
+# -- the claim loop ------------------------------------------------------------------------------
+
+
+def test_photo_claim_approved_end_to_end(wecom, fake, drain, session, team):
+    boss, worker, _ = team
+    claim = claim_by_photo(fake, wecom, drain, session)
+    assert claim.state == ClaimState.PENDING and claim.evidence_id is not None
+    # The photo came from media/get; the picker copy was closed with the click's response_code.
+    assert fake.calls("media/get")[0].query["media_id"] == ["MEDIA_1"]
+    pick_update = fake.updates()[0]
+    assert pick_update["response_code"] == "rc-pick" and pick_update["userids"] == [WORKER]
+    assert pick_update["template_card"]["replace_text"].startswith("已提交")
+    assert "已提交：A01 发现模具磨损隐患并报修" in pick_update["template_card"]["sub_title_text"]
+    assert fake.texts(WORKER)[-1] == notices.CLAIM_SUBMITTED.format(
+        rule="A01 发现模具磨损隐患并报修", points=20, approver="王主管"
+    )
+    # The supervisor gets the photo (uploaded once) right before the approval card.
+    boss_msgs = fake.sent(BOSS)
+    assert [m["msgtype"] for m in boss_msgs] == ["image", "template_card"]
+    assert boss_msgs[0]["image"]["media_id"] in fake.uploads
+    upload = fake.uploads[boss_msgs[0]["image"]["media_id"]]
+    assert b'name="media"' in upload and b"\xff\xd8\xff" in upload  # multipart JPEG
+    assert fake.calls("media/upload")[0].query["type"] == ["image"]
+    card = boss_msgs[1]["template_card"]
+    assert boss_msgs[1]["enable_duplicate_check"] == 1
+    assert card["card_type"] == "button_interaction"
+    assert card["main_title"]["title"] == f"待审核申领 #{claim.id}"
+    assert {r["keyname"] for r in card["horizontal_content_list"]} >= {"申领人", "规则", "积分"}
+    assert [b["text"] for b in card["button_list"]] == ["通过", "驳回"]
+
+    wecom.click(BOSS, card["task_id"], button_key(card, "通过"), "rc-approve")
+    drain()
+
+    assert balance(session, worker.id) == 20
+    update = fake.updates()[-1]
+    assert update["response_code"] == "rc-approve" and update["userids"] == [BOSS]
+    assert update["agentid"] == 1000002
+    done = update["template_card"]
+    assert done["task_id"] == card["task_id"] and done["replace_text"] == "已通过"
+    assert "已通过 · 王主管 · 10:00" in done["sub_title_text"]
+    assert fake.texts(WORKER)[-1] == notices.CLAIM_APPROVED.format(
+        rule="发现模具磨损隐患并报修", points=20, balance=20
+    )
+    assert "+20 分" in fake.texts(WORKER)[-1]
+    assert fake.texts(BOSS)[-1] == APPROVED_ACK.format(
+        claim_id=claim.id, name=worker.name, points=20
+    )
+
+
+def test_reject_with_quick_reason_button(wecom, fake, drain, session, team):
+    _boss, worker, _ = team
+    claim = claim_by_photo(fake, wecom, drain, session)
+    card = last_card(fake, BOSS, "待审核申领")
+    wecom.click(BOSS, card["task_id"], button_key(card, "驳回"), "rc-reject")
+    drain()
+    reason = last_card(fake, BOSS, "驳回申领")
+    assert [b["text"] for b in reason["button_list"]][:3] == list(notices.REJECT_REASONS)
+    wecom.click(BOSS, reason["task_id"], button_key(reason, "照片不清晰"), "rc-reason")
+    drain()
+    session.refresh(claim)
+    assert claim.state == ClaimState.REJECTED and claim.reason == "照片不清晰"
+    assert balance(session, worker.id) == 0
+    assert fake.texts(WORKER)[-1] == notices.CLAIM_REJECTED.format(
+        rule="发现模具磨损隐患并报修", reason="照片不清晰"
+    )
+    by_code = {u["response_code"]: u["template_card"] for u in fake.updates()}
+    assert by_code["rc-reject"]["replace_text"] == "已驳回"  # the approval card, via the 驳回 click
+    assert "原因：照片不清晰" in by_code["rc-reject"]["sub_title_text"]
+    assert by_code["rc-reason"]["task_id"] == reason["task_id"]
+
+
+def test_same_click_delivered_three_times_credits_once(wecom, fake, drain, session, team):
+    _boss, worker, _ = team
+    claim_by_photo(fake, wecom, drain, session)
+    card = last_card(fake, BOSS, "待审核申领")
+    key = button_key(card, "通过")
+    for _ in range(3):
+        assert (
+            wecom.click(BOSS, card["task_id"], key, "rc-approve", created=1764122400).status_code
+            == 200
+        )
+    drain()
+    assert balance(session, worker.id) == 20
+    assert session.scalar(select(func.count(LedgerEntry.id))) == 1
+    assert len(fake.texts(BOSS)) == 1
+    assert [u["response_code"] for u in fake.updates()].count("rc-approve") == 1
+
+
+def test_click_by_someone_else_is_refused(wecom, fake, drain, session, team):
+    _boss, worker, _ = team
+    claim = claim_by_photo(fake, wecom, drain, session)
+    card = last_card(fake, BOSS, "待审核申领")
+    wecom.click(COLLEAGUE, card["task_id"], button_key(card, "通过"), "rc-other")
+    drain()
+    assert fake.texts(COLLEAGUE) == [NOT_YOUR_BUTTON]
+    session.refresh(claim)
+    assert claim.state == ClaimState.PENDING and balance(session, worker.id) == 0
+
+
+def test_image_download_failure_is_retried_not_lost(wecom, fake, drain, session, team):
+    fake.media["MEDIA_X"] = photo_bytes(5)
+    fake.fail_next("media/get", Reply(502, {"error": "bad gateway"}))
+    wecom.image(WORKER, "MEDIA_X")
+    drain()
+    drain()
+    assert last_card(fake, WORKER, "选择申领规则")
+    assert len(fake.calls("media/get")) == 2
+
+
+def test_every_copy_of_the_approval_card_is_updated(wecom, fake, drain, session, team):
+    from tests.factories import make_employee
+
+    boss, worker, _ = team
+    deputy = make_employee(session, name="副主管", role="supervisor", department=boss.department)
+    boss.delegate = deputy
+    session.add(Identity(employee=deputy, platform="wecom", external_id="deputy"))
+    session.commit()
+    claim_by_photo(fake, wecom, drain, session)
+    card = last_card(fake, BOSS, "待审核申领")
+    assert last_card(fake, "deputy", "待审核申领")["task_id"] != card["task_id"]
+    wecom.click(BOSS, card["task_id"], button_key(card, "通过"), "rc-approve")
+    drain()
+    updates = {u["userids"][0]: u for u in fake.updates()}
+    assert updates[BOSS]["response_code"] == "rc-approve"  # the click's code, newest
+    assert updates["deputy"]["response_code"].startswith("rc-send-")  # the send's code
+    assert updates["deputy"]["template_card"]["replace_text"] == "已通过"
+    assert balance(session, worker.id) == 20
