@@ -1,0 +1,435 @@
+"""Feishu end to end: signed, encrypted callbacks in; the fake Open API records what goes out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.models import Claim, ClaimState, Identity, InboundEvent, LedgerEntry, Outbox
+from bot.services import claim_notices as notices
+from bot.services.evidence import MAX_BYTES, PHOTO_TOO_LARGE
+from bot.services.ledger import balance
+from cards.feishu import button_values
+from handlers.approval import APPROVED_ACK
+from handlers.claim import PICK_TITLE
+from handlers.router import NOT_YOUR_BUTTON, UNKNOWN_SENDER
+from tests.factories import make_team, photo_bytes
+from tests.fakes.feishu import (
+    IMAGES_PATH,
+    MESSAGES_PATH,
+    TOKEN_PATH,
+    FakeFeishu,
+    FeishuEvents,
+    SentMessage,
+)
+from tests.fakes.server import Reply
+
+APP_ID = "cli_test_app"
+TOKEN = "verification-token-1"
+ENCRYPT_KEY = "encrypt-key-abc"
+BOSS, WORKER, COLLEAGUE = "ou_boss", "ou_worker", "ou_colleague"
+CARD_ACK = {"toast": {"type": "info", "content": "已收到，处理中"}}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeFeishu]:
+    """The fake Open API (fails the test on any unknown path)."""
+    server = FakeFeishu().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def platform_env(fake: FakeFeishu) -> dict[str, str]:
+    """Feishu switched on, pointed at the fake."""
+    return {
+        "FEISHU_APP_ID": APP_ID,
+        "FEISHU_APP_SECRET": "app-secret",
+        "FEISHU_VERIFICATION_TOKEN": TOKEN,
+        "FEISHU_ENCRYPT_KEY": ENCRYPT_KEY,
+        "FEISHU_DOMAIN": fake.url,
+    }
+
+
+@pytest.fixture
+def feishu(client, clock) -> FeishuEvents:
+    """Posts callbacks built like Feishu's."""
+    return FeishuEvents(client, clock, token=TOKEN, encrypt_key=ENCRYPT_KEY, app_id=APP_ID)
+
+
+@pytest.fixture
+def team(session):
+    """王主管 with two workers, all with Feishu open_ids."""
+    boss, (worker, colleague) = make_team(session)
+    for employee, open_id in ((boss, BOSS), (worker, WORKER), (colleague, COLLEAGUE)):
+        session.add(Identity(employee=employee, platform="feishu", external_id=open_id))
+    session.commit()
+    return boss, worker, colleague
+
+
+def inbound_count(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count(InboundEvent.id)))
+
+
+def send_photo(feishu: FeishuEvents, fake: FakeFeishu, open_id: str, seed: int = 1) -> str:
+    """The user sends a photo; the fake serves its bytes. Returns the inbound message id."""
+    message_id, image_key = feishu.next_id("om_img_"), feishu.next_id("img_in_")
+    fake.serve_resource(message_id, image_key, photo_bytes(seed))
+    assert feishu.image(open_id, image_key, message_id).status_code == 200
+    return message_id
+
+
+def claim_by_photo(feishu, fake, drain, code: str = "A01", seed: int = 1) -> SentMessage:
+    """Photo → rule card → tap `code`; returns the supervisor's approval card."""
+    send_photo(feishu, fake, WORKER, seed)
+    drain()
+    pick = fake.last_card(WORKER, PICK_TITLE)
+    assert feishu.press(WORKER, pick, code).json == CARD_ACK
+    drain()
+    return fake.last_card(BOSS, "待审核申领")
+
+
+# -- verification and refusals --------------------------------------------------------------------
+
+
+def test_encrypted_challenge_is_answered(feishu):
+    response = feishu.challenge("ch-encrypted")
+    assert response.status_code == 200 and response.json == {"challenge": "ch-encrypted"}
+
+
+def test_plain_challenge_is_answered(feishu):
+    response = feishu.challenge("ch-plain", encrypted=False)
+    assert response.status_code == 200 and response.json == {"challenge": "ch-plain"}
+
+
+def test_challenge_with_wrong_token_is_refused(feishu):
+    response = feishu.challenge(token="someone-else")
+    assert response.status_code == 403 and response.data == b""
+
+
+@pytest.mark.parametrize("bad", ["0" * 64, "caf\u00e9"], ids=["hex", "non-ascii"])
+def test_bad_signature_is_refused_without_detail(feishu, session, team, bad):
+    response = feishu.text(WORKER, "积分", signature=bad)
+    assert response.status_code == 401 and response.data == b""
+    assert inbound_count(session) == 0
+
+
+def test_missing_signature_headers_are_refused(feishu, session, team):
+    response = feishu.text(WORKER, "积分", signed=False)
+    assert response.status_code == 401
+    assert inbound_count(session) == 0
+
+
+def test_wrong_verification_token_is_refused(feishu, session, team):
+    feishu.token = "not-our-token"
+    response = feishu.text(WORKER, "积分")
+    assert response.status_code == 403 and response.data == b""
+    assert inbound_count(session) == 0
+
+
+@pytest.mark.parametrize("offset", [-301, 301], ids=["stale", "future"])
+def test_timestamp_outside_five_minutes_is_refused(feishu, clock, session, team, offset):
+    timestamp = str(int(clock.now().timestamp()) + offset)
+    assert feishu.text(WORKER, "积分", timestamp=timestamp).status_code == 403
+    assert inbound_count(session) == 0
+
+
+def test_timestamp_within_five_minutes_is_accepted(feishu, clock, team):
+    timestamp = str(int(clock.now().timestamp()) - 290)
+    assert feishu.text(WORKER, "积分", timestamp=timestamp).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"encrypt": "!!not base64!!"}',
+        b'{"encrypt": "QUJDREVGR0hJSktMTU5PUA=="}',
+    ],
+    ids=["not-json", "not-object", "bad-base64", "short-ciphertext"],
+)
+def test_malformed_body_is_400(feishu, session, raw):
+    response = feishu.post({}, raw=raw)
+    assert response.status_code == 400 and response.data == b""
+    assert inbound_count(session) == 0
+
+
+def test_event_without_event_id_is_400(feishu, session):
+    payload = feishu.envelope("im.message.receive_v1", {})
+    del payload["header"]["event_id"]
+    assert feishu.post(payload).status_code == 400
+
+
+def test_message_with_garbled_content_is_400(feishu, session, team):
+    payload = feishu.envelope(
+        "im.message.receive_v1",
+        {
+            "sender": {"sender_id": {"open_id": WORKER}, "sender_type": "user"},
+            "message": {"message_id": "om_x", "message_type": "text", "content": "{oops"},
+        },
+    )
+    assert feishu.post(payload).status_code == 400
+    assert inbound_count(session) == 0
+
+
+def test_oversize_body_is_413(feishu, session):
+    response = feishu.post({}, raw=b"{" + b" " * (1024 * 1024) + b"}")
+    assert response.status_code == 413
+    assert inbound_count(session) == 0
+
+
+def test_unknown_event_type_is_acknowledged_and_ignored(feishu, session, drain, fake):
+    payload = feishu.envelope("im.chat.member.bot.added_v1", {"chat_id": "oc_1"})
+    response = feishu.post(payload)
+    assert response.status_code == 200
+    drain()
+    assert inbound_count(session) == 0 and fake.messages == []
+
+
+# -- messages in, replies out -------------------------------------------------------------------
+
+
+def test_points_text_is_answered_with_uuid(feishu, fake, session, drain, team):
+    _boss, worker, _ = team
+    assert feishu.text(WORKER, "积分").status_code == 200
+    drain()
+    (reply,) = fake.to(WORKER)
+    assert reply.receive_id_type == "open_id" and reply.msg_type == "interactive"
+    assert reply.title == f"{worker.name} 的积分"
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "sent" and reply.uuid == f"ob{row.id}"
+    (call,) = fake.calls(MESSAGES_PATH, "POST")
+    assert call.query["receive_id_type"] == ["open_id"]
+    assert call.headers["Authorization"] == "Bearer t-1"
+
+
+def test_group_mention_is_answered_in_the_group(feishu, fake, drain, team):
+    feishu.text(WORKER, "@_user_1 积分", chat_type="group", chat_id="oc_group")
+    drain()
+    (reply,) = fake.to("oc_group")
+    assert reply.receive_id_type == "chat_id" and reply.title.endswith("的积分")
+    assert fake.to(WORKER) == []
+
+
+def test_full_claim_by_photo_is_approved_and_credited(feishu, fake, session, drain, team):
+    boss, worker, _ = team
+    card = claim_by_photo(feishu, fake, drain)
+    claim = session.scalars(select(Claim)).one()
+    assert claim.state == ClaimState.PENDING and claim.evidence_id is not None
+    # The rule-picking card went out as a 2.0 card and lost its buttons once used.
+    pick = fake.last_card(WORKER, PICK_TITLE)
+    assert pick.content["schema"] == "2.0" and pick.patches
+    assert "column_set" not in [e["tag"] for e in pick.current["body"]["elements"]]
+    # The supervisor's card carries the uploaded photo and 通过/驳回 callbacks.
+    assert card.msg_type == "interactive" and card.content["schema"] == "2.0"
+    assert card.content["body"]["elements"][0] == {
+        "tag": "img",
+        "img_key": card.content["body"]["elements"][0]["img_key"],
+        "alt": {"tag": "plain_text", "content": "证据照片"},
+        "scale_type": "fit_horizontal",
+    }
+    assert len(fake.uploads) == 1
+
+    assert feishu.press(BOSS, card, "通过").json == CARD_ACK
+    drain()
+
+    assert balance(session, worker.id) == 20
+    assert fake.texts(WORKER)[-1] == notices.CLAIM_APPROVED.format(
+        rule="发现模具磨损隐患并报修", points=20, balance=20
+    )
+    assert "+20 分" in fake.texts(WORKER)[-1]
+    assert len(fake.calls(f"{MESSAGES_PATH}/{card.message_id}", "PATCH")) == 1
+    status = card.current["body"]["elements"][-1]
+    assert status["tag"] == "markdown" and status["content"].startswith("已通过 · 王主管 · 10:00")
+    assert card.current["header"]["template"] == "green"
+    # The photo uploaded with the first send is reused for the update.
+    assert len(fake.uploads) == 1
+    assert fake.texts(BOSS)[-1] == APPROVED_ACK.format(
+        claim_id=claim.id, name=worker.name, points=20
+    )
+
+
+def test_reject_with_typed_reason_tells_worker(feishu, fake, session, drain, team):
+    _boss, worker, _ = team
+    card = claim_by_photo(feishu, fake, drain)
+    feishu.press(BOSS, card, "驳回")
+    drain()
+    reason_card = fake.last_card(BOSS, "驳回申领")
+    assert list(button_values(reason_card.content)) == [*notices.REJECT_REASONS, "取消"]
+    feishu.text(BOSS, "照片看不到模具编号")
+    drain()
+    assert fake.texts(WORKER)[-1] == notices.CLAIM_REJECTED.format(
+        rule="发现模具磨损隐患并报修", reason="照片看不到模具编号"
+    )
+    assert balance(session, worker.id) == 0
+    status = card.current["body"]["elements"][-1]["content"]
+    assert status.startswith("已驳回 · 王主管") and "照片看不到模具编号" in status
+
+
+def test_reject_with_quick_reason_button(feishu, fake, session, drain, team):
+    card = claim_by_photo(feishu, fake, drain)
+    feishu.press(BOSS, card, "驳回")
+    drain()
+    feishu.press(BOSS, fake.last_card(BOSS, "驳回申领"), "照片不清晰")
+    drain()
+    claim = session.scalars(select(Claim)).one()
+    assert claim.state == ClaimState.REJECTED and claim.reason == "照片不清晰"
+
+
+def test_same_event_delivered_three_times_credits_once(feishu, fake, session, drain, team):
+    _boss, worker, _ = team
+    card = claim_by_photo(feishu, fake, drain)
+    for _ in range(3):
+        response = feishu.press(BOSS, card, "通过", event_id="ev_same_click")
+        assert response.status_code == 200 and response.json == CARD_ACK
+    drain()
+    assert balance(session, worker.id) == 20
+    assert session.scalar(select(func.count(LedgerEntry.id))) == 1
+    assert len([t for t in fake.texts(BOSS) if t.startswith("已通过")]) == 1
+
+
+def test_click_by_someone_else_is_refused(feishu, fake, session, drain, team):
+    _boss, worker, _ = team
+    card = claim_by_photo(feishu, fake, drain)
+    feishu.press(COLLEAGUE, card, "通过")
+    drain()
+    assert fake.texts(COLLEAGUE) == [NOT_YOUR_BUTTON]
+    assert balance(session, worker.id) == 0
+    assert session.scalars(select(Claim)).one().state == ClaimState.PENDING
+
+
+def test_click_without_value_is_400(feishu, session, team):
+    assert feishu.click(BOSS, {"other": 1}, "om_1").status_code == 400
+    assert inbound_count(session) == 0
+
+
+# -- delivery failures --------------------------------------------------------------------------
+
+
+def test_rate_limited_send_is_retried_after_reset(feishu, fake, session, clock, drain, team):
+    fake.queue(
+        "POST",
+        MESSAGES_PATH,
+        Reply(
+            429,
+            {"code": 99991400, "msg": "request trigger frequency limit"},
+            headers={"x-ogw-ratelimit-reset": "7"},
+        ),
+    )
+    feishu.text(WORKER, "积分")
+    drain()
+    assert fake.to(WORKER) == []
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending" and "rate limited" in row.last_error
+    clock.advance(seconds=6)
+    drain()
+    assert fake.to(WORKER) == []
+    clock.advance(seconds=2)
+    drain()
+    assert len(fake.to(WORKER)) == 1
+    assert len(fake.calls(MESSAGES_PATH, "POST")) == 2
+
+
+def test_server_error_is_retried_with_backoff(feishu, fake, session, clock, drain, team):
+    fake.queue("POST", MESSAGES_PATH, Reply(500, {"code": 1, "msg": "internal error"}))
+    feishu.text(WORKER, "积分")
+    drain()
+    assert fake.to(WORKER) == []
+    clock.advance(minutes=5)
+    drain()
+    assert len(fake.to(WORKER)) == 1
+    assert session.scalars(select(Outbox)).one().state == "sent"
+
+
+def test_permanent_error_is_not_retried(feishu, fake, session, clock, drain, team):
+    fake.queue("POST", MESSAGES_PATH, Reply(400, {"code": 230002, "msg": "bot not in chat"}))
+    feishu.text(WORKER, "积分")
+    drain()
+    clock.advance(minutes=30)
+    drain()
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "dead" and "230002" in row.last_error
+    assert len(fake.calls(MESSAGES_PATH, "POST")) == 1
+
+
+def test_expired_token_is_refetched_once(feishu, fake, drain, team):
+    feishu.text(WORKER, "积分")
+    drain()
+    fake.expire_tokens()
+    feishu.text(WORKER, "帮助")
+    drain()
+    assert len(fake.to(WORKER)) == 2
+    assert len(fake.calls(TOKEN_PATH)) == 2
+    assert fake.calls(MESSAGES_PATH, "POST")[-1].headers["Authorization"] == "Bearer t-3"
+
+
+def test_token_is_shared_across_sends(feishu, fake, drain, team):
+    for text in ("积分", "帮助", "排行"):
+        feishu.text(WORKER, text)
+    drain()
+    assert len(fake.to(WORKER)) == 3 and len(fake.calls(TOKEN_PATH)) == 1
+
+
+def test_failed_image_download_is_retried(feishu, fake, session, drain, team):
+    message_id, image_key = "om_img_flaky", "img_flaky"
+    fake.serve_resource(message_id, image_key, photo_bytes(5))
+    path = f"{MESSAGES_PATH}/{message_id}/resources/{image_key}"
+    fake.queue("GET", path, Reply(502, {"code": 1, "msg": "bad gateway"}))
+    feishu.image(WORKER, image_key, message_id)
+    drain()
+    drain()
+    assert fake.last_card(WORKER, PICK_TITLE)
+    assert len(fake.calls(path, "GET")) == 2
+    assert len(fake.calls(IMAGES_PATH)) == 0
+
+
+def test_unknown_sender_gets_one_polite_reply_per_day(feishu, fake, clock, drain):
+    feishu.text("ou_stranger", "积分")
+    feishu.text("ou_stranger", "帮助")
+    drain()
+    assert fake.texts("ou_stranger") == [UNKNOWN_SENDER]
+    clock.advance(days=1, minutes=1)
+    feishu.text("ou_stranger", "积分")
+    drain()
+    assert fake.texts("ou_stranger") == [UNKNOWN_SENDER, UNKNOWN_SENDER]
+
+
+class TestPlaintextMode:
+    """No encrypt key in the console: Feishu sends plaintext and only the token is checked."""
+
+    @pytest.fixture
+    def platform_env(self, fake: FakeFeishu) -> dict[str, str]:
+        return {
+            "FEISHU_APP_ID": APP_ID,
+            "FEISHU_APP_SECRET": "app-secret",
+            "FEISHU_VERIFICATION_TOKEN": TOKEN,
+            "FEISHU_DOMAIN": fake.url,
+        }
+
+    def test_plaintext_challenge(self, feishu):
+        response = feishu.challenge("ch-1", encrypted=False)
+        assert response.json == {"challenge": "ch-1"}
+
+    def test_plaintext_message_is_answered(self, feishu, fake, drain, team):
+        assert feishu.text(WORKER, "积分", encrypted=False, signed=False).status_code == 200
+        drain()
+        assert len(fake.to(WORKER)) == 1
+
+    def test_plaintext_wrong_token_is_refused(self, feishu, team):
+        feishu.token = "nope"
+        assert feishu.text(WORKER, "积分", encrypted=False, signed=False).status_code == 403
+
+    def test_encrypted_body_without_key_is_400(self, feishu, team):
+        assert feishu.text(WORKER, "积分", signed=False).status_code == 400
+
+
+def test_oversize_photo_is_refused_with_a_reason(feishu, fake, session, drain, team):
+    fake.serve_resource("om_img_huge", "img_huge", b"\xff\xd8" + b"\0" * (MAX_BYTES + 100))
+    feishu.image(WORKER, "img_huge", "om_img_huge")
+    drain()
+    assert fake.texts(WORKER) == [PHOTO_TOO_LARGE]
+    assert session.scalar(select(func.count(Claim.id))) == 0
