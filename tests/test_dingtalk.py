@@ -1,0 +1,483 @@
+"""DingTalk end to end: signed robot/card callbacks in, v1.0 sends to a fake DingTalk out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.models import Claim, ClaimState, Identity, InboundEvent, LedgerEntry, Outbox
+from bot.services import claim_notices as notices
+from bot.services.ledger import balance
+from handlers.claim import PICK_TITLE
+from handlers.router import NOT_YOUR_BUTTON, UNKNOWN_SENDER
+from tests.factories import make_team, photo_bytes
+from tests.fakes.dingtalk import (
+    ACCESS_TOKEN,
+    AES_KEY,
+    APP_KEY,
+    BATCH_SEND,
+    CARD_SEND,
+    CARD_UPDATE,
+    FILE_DOWNLOAD,
+    GROUP_SEND,
+    ROBOT_CODE,
+    TEMPLATE_CREATE,
+    TEMPLATE_UPDATE,
+    TOKEN,
+    FakeDingtalk,
+    button_value,
+    card_click,
+    card_texts,
+    card_title,
+    decrypt_answer,
+    encrypted_event,
+    post_card,
+    post_robot,
+    robot_message,
+)
+
+BOSS, WORKER, COLLEAGUE = "boss01", "w01", "w02"
+
+
+@pytest.fixture
+def fake():
+    """The fake DingTalk, stopped (and checked for unknown paths) after the test."""
+    server = FakeDingtalk().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def platform_env(fake, request):
+    """DingTalk on, pointed at the fake; indirect params add variables (events, template)."""
+    return fake.env(**getattr(request, "param", {}))
+
+
+EVENTS_ON = {"DINGTALK_TOKEN": TOKEN, "DINGTALK_AES_KEY": AES_KEY}
+TEMPLATE_ON = {"DINGTALK_CARD_TEMPLATE_ID": "tpl-claim.schema"}
+
+
+@pytest.fixture
+def team(session):
+    """王主管 with two workers, each with a DingTalk staff id."""
+    boss, (worker, colleague) = make_team(session)
+    for who, uid in ((boss, BOSS), (worker, WORKER), (colleague, COLLEAGUE)):
+        session.add(Identity(employee=who, platform="dingtalk", external_id=uid))
+    session.commit()
+    return boss, worker, colleague
+
+
+def say(client, clock, uid, text, **kw):
+    """A signed text message to the robot."""
+    return post_robot(client, clock.now(), robot_message(uid, text=text, **kw))
+
+
+def send_photo(client, clock, fake, uid, seed=1):
+    """A signed picture message whose downloadCode the fake resolves to a photo."""
+    code = f"dl-{uid}-{seed}"
+    fake.add_file(code, photo_bytes(seed))
+    return post_robot(client, clock.now(), robot_message(uid, download_code=code))
+
+
+def click(client, clock, card, label, uid):
+    """Press a button of a card the fake received, as `uid`."""
+    body = card_click(card["cardBizId"], uid, button_value(card["cardData"], label))
+    return post_card(client, clock.now(), body)
+
+
+def last_card(fake, uid, title_prefix):
+    """The newest card sent to `uid` with that title."""
+    for card in reversed(fake.cards_to(uid)):
+        if card_title(card["cardData"]).startswith(title_prefix):
+            return card
+    raise AssertionError(f"no card {title_prefix!r} sent to {uid}")
+
+
+def claim_by_photo(client, clock, fake, drain, seed=1, code="A01"):
+    """Photo → rule card → tap a rule; returns the supervisor's approval card."""
+    assert send_photo(client, clock, fake, WORKER, seed).status_code == 200
+    drain()
+    assert click(client, clock, last_card(fake, WORKER, PICK_TITLE), code, WORKER).json == {}
+    drain()
+    return last_card(fake, BOSS, "待审核申领")
+
+
+# -- inbound checks ------------------------------------------------------------------------------
+
+
+def test_text_points_is_answered_by_batch_send(client, clock, fake, team, drain):
+    assert say(client, clock, WORKER, "积分").status_code == 200
+    drain()
+    (call,) = fake.server.calls(BATCH_SEND)
+    body = call.json()
+    assert body["userIds"] == [WORKER] and body["robotCode"] == ROBOT_CODE
+    assert body["msgKey"] == "sampleText"
+    assert json.loads(body["msgParam"])["content"].startswith(f"【{team[1].name} 的积分】")
+    assert call.headers["x-acs-dingtalk-access-token"] == fake.issued[0]
+
+
+def test_bad_signature_is_refused_without_detail(client, clock, session, fake, team):
+    body = robot_message(WORKER, text="积分")
+    resp = post_robot(client, clock.now(), body, secret="wrong-secret")
+    assert (resp.status_code, resp.data) == (403, b"")
+    resp = client.post("/dingtalk/robot", json=body)  # no headers at all
+    assert resp.status_code == 403
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+def test_replay_window_is_one_hour(client, clock, fake, team):
+    statuses = [
+        post_robot(
+            client, clock.now(), robot_message(WORKER, text="积分"), skew_ms=minutes * 60_000
+        ).status_code
+        for minutes in (-61, 61, -59, 59)
+    ]
+    assert statuses == [403, 403, 200, 200]
+
+
+def test_malformed_json_is_400(client, clock, fake, team):
+    from tests.fakes.dingtalk import sign_headers
+
+    headers = {**sign_headers(clock.now()), "Content-Type": "application/json"}
+    assert client.post("/dingtalk/robot", data=b"{not json", headers=headers).status_code == 400
+    assert (
+        client.post("/dingtalk/robot", json={"msgtype": "text"}, headers=headers).status_code == 400
+    )
+    assert client.post("/dingtalk/card", data=b"[", headers=headers).status_code == 400
+
+
+def test_oversize_body_is_413(client, clock, fake, team):
+    body = robot_message(WORKER, text="x" * (1024 * 1024 + 10))
+    assert post_robot(client, clock.now(), body).status_code == 413
+
+
+def test_same_message_delivered_twice_is_handled_once(client, clock, fake, team, drain):
+    body = robot_message(WORKER, text="积分", msg_id="same-msg")
+    for _ in range(3):
+        assert post_robot(client, clock.now(), body).status_code == 200
+    drain()
+    assert len(fake.server.calls(BATCH_SEND)) == 1
+
+
+def test_unknown_sender_gets_one_polite_reply_per_day(client, clock, fake, team, drain):
+    say(client, clock, "stranger", "积分")
+    say(client, clock, "stranger", "帮助")
+    drain()
+    assert fake.texts_to("stranger") == [UNKNOWN_SENDER]
+    clock.advance(days=1, minutes=1)
+    say(client, clock, "stranger", "积分")
+    drain()
+    assert fake.texts_to("stranger") == [UNKNOWN_SENDER, UNKNOWN_SENDER]
+
+
+def test_sender_outside_the_org_is_answered_on_the_session_webhook(client, clock, fake, drain):
+    body = robot_message("ignored", text="积分", now=clock.now())
+    del body["senderStaffId"]
+    body["sessionWebhook"] = f"{fake.url}/robot/sendBySession?session=abc"
+    post_robot(client, clock.now(), body)
+    drain()
+    (call,) = fake.server.calls("/robot/sendBySession")
+    assert call.query == {"session": ["abc"]}
+    assert call.json() == {"msgtype": "text", "text": {"content": UNKNOWN_SENDER}}
+    assert not fake.server.calls(BATCH_SEND)
+
+
+def test_session_webhook_elsewhere_is_never_called(client, clock, session, fake, drain):
+    body = robot_message("ignored", text="积分", now=clock.now())
+    del body["senderStaffId"]
+    body["sessionWebhook"] = "https://evil.example/hook"
+    post_robot(client, clock.now(), body)
+    drain()
+    assert session.scalars(select(Outbox)).one().state == "dead"
+
+
+def test_group_message_is_answered_in_the_group(client, clock, fake, team, drain):
+    say(client, clock, WORKER, "积分", group="cidGROUP1")
+    drain()
+    (call,) = fake.server.calls(GROUP_SEND)
+    assert call.json()["openConversationId"] == "cidGROUP1"
+    assert not fake.server.calls(BATCH_SEND)
+
+
+# -- the claim loop --------------------------------------------------------------------------------
+
+
+def test_photo_claim_approved_on_card_credits_ledger(client, clock, session, fake, team, drain):
+    boss, worker, _ = team
+    approval = claim_by_photo(client, clock, fake, drain)
+    (download,) = fake.server.calls(FILE_DOWNLOAD)
+    assert download.json() == {"downloadCode": f"dl-{WORKER}-1", "robotCode": ROBOT_CODE}
+    claim = session.scalars(select(Claim)).one()
+    assert fake.texts_to(WORKER)[-1] == notices.CLAIM_SUBMITTED.format(
+        rule="A01 发现模具磨损隐患并报修", points=20, approver="王主管"
+    )
+    # The approval card shows the uploaded evidence photo and the two buttons.
+    image = approval["cardData"]["contents"][0]
+    assert image["type"] == "image" and image["image"].startswith("@lADmedia")
+    assert approval["callbackUrl"].endswith("/dingtalk/card")
+    assert click(client, clock, approval, "通过", BOSS).status_code == 200
+    drain()
+    assert balance(session, worker.id) == 20
+    assert fake.texts_to(WORKER)[-1] == notices.CLAIM_APPROVED.format(
+        rule="发现模具磨损隐患并报修", points=20, balance=20
+    )
+    (update,) = fake.card_updates(approval["cardBizId"])
+    assert any(t.startswith("已通过 · 王主管 · 10:00") for t in card_texts(update))
+    assert not [c for c in update["contents"] if c["type"] == "action"]
+    session.refresh(claim)
+    assert claim.state == ClaimState.APPROVED and claim.decided_by_id == boss.id
+    # The image was uploaded once and reused for the update.
+    assert len(fake.server.calls("/media/upload")) == 1
+
+
+def test_reject_with_typed_reason_tells_worker(client, clock, session, fake, team, drain):
+    _, worker, _ = team
+    approval = claim_by_photo(client, clock, fake, drain)
+    click(client, clock, approval, "驳回", BOSS)
+    drain()
+    assert card_texts(last_card(fake, BOSS, "驳回申领")["cardData"])[0].startswith("请选择驳回原因")
+    say(client, clock, BOSS, "照片看不到模具编号")
+    drain()
+    assert fake.texts_to(WORKER)[-1] == notices.CLAIM_REJECTED.format(
+        rule="发现模具磨损隐患并报修", reason="照片看不到模具编号"
+    )
+    status = [t for t in card_texts(fake.card_updates(approval["cardBizId"])[-1]) if "已驳回" in t]
+    assert status and status[0].startswith("已驳回 · 王主管") and "照片看不到模具编号" in status[0]
+    assert balance(session, worker.id) == 0
+
+
+def test_reject_with_quick_reason_button(client, clock, session, fake, team, drain):
+    claim_by_photo(client, clock, fake, drain)
+    click(client, clock, last_card(fake, BOSS, "待审核申领"), "驳回", BOSS)
+    drain()
+    click(client, clock, last_card(fake, BOSS, "驳回申领"), "照片不清晰", BOSS)
+    drain()
+    claim = session.scalars(select(Claim)).one()
+    assert claim.state == ClaimState.REJECTED and claim.reason == "照片不清晰"
+
+
+def test_same_card_callback_three_times_credits_once(client, clock, session, fake, team, drain):
+    _, worker, _ = team
+    approval = claim_by_photo(client, clock, fake, drain)
+    for _ in range(3):
+        assert click(client, clock, approval, "通过", BOSS).json == {}
+    drain()
+    assert balance(session, worker.id) == 20
+    assert session.scalar(select(func.count(LedgerEntry.id))) == 1
+    assert (
+        fake.texts_to(WORKER).count(
+            notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=20, balance=20)
+        )
+        == 1
+    )
+
+
+def test_click_by_someone_else_is_refused(client, clock, session, fake, team, drain):
+    _, worker, _ = team
+    approval = claim_by_photo(client, clock, fake, drain)
+    click(client, clock, approval, "通过", COLLEAGUE)
+    drain()
+    assert fake.texts_to(COLLEAGUE) == [NOT_YOUR_BUTTON]
+    assert balance(session, worker.id) == 0
+
+
+def test_card_callback_needs_a_valid_signature(client, clock, session, fake, team, drain):
+    approval = claim_by_photo(client, clock, fake, drain)
+    body = card_click(approval["cardBizId"], BOSS, button_value(approval["cardData"], "通过"))
+    assert post_card(client, clock.now(), body, secret="nope").status_code == 403
+    assert post_card(client, clock.now(), body, skew_ms=-3_601_000).status_code == 403
+    drain()
+    assert session.scalars(select(Claim)).one().state == ClaimState.PENDING
+
+
+@pytest.mark.parametrize("platform_env", [{"DINGTALK_CORP_ID": "dingothercorp"}], indirect=True)
+def test_card_click_from_another_corp_is_refused(client, clock, session, fake, team):
+    resp = post_card(client, clock.now(), card_click("track1", BOSS, "v1|approve|1||1|9|x"))
+    assert (resp.status_code, resp.data) == (403, b"")
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+def test_card_click_without_value_is_ignored(client, clock, session, fake, team):
+    body = card_click("track1", BOSS, "x")
+    body["content"] = json.dumps({"cardPrivateData": {"actionIds": ["b"], "params": {}}})
+    body["value"] = body["content"]
+    resp = post_card(client, clock.now(), body)
+    assert (resp.status_code, resp.json) == (200, {})
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+# -- delivery failures -----------------------------------------------------------------------------
+
+
+def test_server_error_then_ok_delivers_once_after_backoff(
+    client, clock, session, fake, team, drain
+):
+    fake.fail(BATCH_SEND, 500)
+    say(client, clock, WORKER, "积分")
+    drain()
+    assert fake.texts_to(WORKER) == []
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending" and "500" in row.last_error
+    drain()  # not due yet: nothing moves
+    assert len(fake.server.calls(BATCH_SEND)) == 1
+    clock.advance(minutes=5)
+    drain()
+    assert len(fake.texts_to(WORKER)) == 1 and len(fake.server.calls(BATCH_SEND)) == 2
+    session.refresh(row)
+    assert row.state == "sent"
+
+
+def test_retryable_and_permanent_errors(client, clock, session, fake, team, drain):
+    outcomes = {}
+    for status in (429, 503, 400, 403):
+        fake.fail(BATCH_SEND, status)
+        say(client, clock, WORKER, "积分")
+        drain()
+        outcomes[status] = session.scalars(select(Outbox).order_by(Outbox.id.desc())).first().state
+    assert outcomes == {429: "pending", 503: "pending", 400: "dead", 403: "dead"}
+
+
+def test_expired_token_is_refreshed_and_the_send_retried_once(client, clock, fake, team, drain):
+    say(client, clock, WORKER, "积分")
+    drain()
+    fake.expire_tokens()
+    say(client, clock, WORKER, "帮助")
+    drain()
+    assert len(fake.server.calls(ACCESS_TOKEN)) == 2
+    assert len(fake.texts_to(WORKER)) == 2
+    assert fake.server.calls(BATCH_SEND)[-1].headers["x-acs-dingtalk-access-token"] == "tok3"
+
+
+def test_token_is_cached_across_sends(client, clock, fake, team, drain):
+    for text in ("积分", "帮助", "排行"):
+        say(client, clock, WORKER, text)
+    drain()
+    assert len(fake.server.calls(ACCESS_TOKEN)) == 1
+
+
+def test_expired_oapi_token_is_refreshed_for_image_upload(
+    client, clock, session, fake, team, drain
+):
+    send_photo(client, clock, fake, WORKER, seed=1)
+    drain()
+    click(client, clock, last_card(fake, WORKER, PICK_TITLE), "A01", WORKER)
+    drain()
+    fake.expire_oapi_token()
+    send_photo(client, clock, fake, WORKER, seed=2)
+    drain()
+    click(client, clock, last_card(fake, WORKER, PICK_TITLE), "A01", WORKER)
+    drain()
+    assert len(fake.server.calls("/gettoken")) == 2
+    assert len(fake.server.calls("/media/upload")) == 3  # one refused with errcode 40014
+    assert len(fake.cards_to(BOSS)) == 2
+
+
+def test_unsupported_message_type_is_still_answered(client, clock, fake, team, drain):
+    body = robot_message(WORKER, text="x")
+    body.pop("text")
+    body["msgtype"] = "audio"
+    body["content"] = {"duration": 3, "downloadCode": "voice"}
+    assert post_robot(client, clock.now(), body).status_code == 200
+    drain()
+    assert fake.texts_to(WORKER) or fake.cards_to(WORKER)
+
+
+def test_failed_download_is_retried(client, clock, fake, team, drain):
+    fake.fail(FILE_DOWNLOAD, 502, times=2)
+    send_photo(client, clock, fake, WORKER)
+    for _ in range(3):  # the worker takes the event up again on each pass
+        drain()
+    assert last_card(fake, WORKER, PICK_TITLE)
+    assert len(fake.server.calls(FILE_DOWNLOAD)) == 3
+
+
+def test_download_failing_for_good_tells_the_worker(client, clock, fake, team, drain):
+    fake.fail(FILE_DOWNLOAD, 502, times=10)
+    send_photo(client, clock, fake, WORKER)
+    for _ in range(6):
+        drain()
+    assert fake.texts_to(WORKER) == ["图片下载失败，请重新发送照片。"]
+
+
+# -- card templates (DINGTALK_CARD_TEMPLATE_ID) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("platform_env", [TEMPLATE_ON], indirect=True)
+def test_template_cards_use_create_and_deliver_and_update(
+    client, clock, session, fake, team, drain
+):
+    _, worker, _ = team
+    send_photo(client, clock, fake, WORKER)
+    drain()
+    (create,) = fake.server.calls(TEMPLATE_CREATE)
+    body = create.json()
+    assert body["cardTemplateId"] == "tpl-claim.schema"
+    assert body["openSpaceId"] == f"dtv1.card//IM_ROBOT.{WORKER}"
+    assert body["imRobotOpenDeliverModel"]["robotCode"] == ROBOT_CODE
+    params = body["cardData"]["cardParamMap"]
+    assert params["title"] == PICK_TITLE and all(isinstance(v, str) for v in params.values())
+    value = next(b["value"] for b in json.loads(params["buttons"]) if b["text"].startswith("A01"))
+    post_card(client, clock.now(), card_click(body["outTrackId"], WORKER, value))
+    drain()
+    approval = fake.server.calls(TEMPLATE_CREATE)[-1].json()
+    approve = next(
+        b["value"]
+        for b in json.loads(approval["cardData"]["cardParamMap"]["buttons"])
+        if b["text"] == "通过"
+    )
+    post_card(client, clock.now(), card_click(approval["outTrackId"], BOSS, approve))
+    drain()
+    assert balance(session, worker.id) == 20
+    updated = [
+        c.json()
+        for c in fake.server.calls(TEMPLATE_UPDATE, "PUT")
+        if c.json()["outTrackId"] == approval["outTrackId"]
+    ]
+    assert updated[-1]["cardData"]["cardParamMap"]["status"].startswith("已通过 · 王主管")
+    assert json.loads(updated[-1]["cardData"]["cardParamMap"]["buttons"]) == []
+    assert not fake.server.calls(CARD_SEND) and not fake.server.calls(CARD_UPDATE)
+
+
+# -- event subscription ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform_env", [EVENTS_ON], indirect=True)
+def test_check_url_is_answered_with_encrypted_success(client, clock, fake):
+    query, body = encrypted_event({"EventType": "check_url"}, clock.now())
+    resp = client.post(f"/dingtalk/events?{query}", json=body)
+    assert resp.status_code == 200
+    assert decrypt_answer(resp.json) == "success"
+
+
+@pytest.mark.parametrize("platform_env", [EVENTS_ON], indirect=True)
+def test_unknown_event_type_is_acknowledged_and_ignored(client, clock, session, fake):
+    query, body = encrypted_event({"EventType": "user_add_org", "UserId": ["u1"]}, clock.now())
+    resp = client.post(f"/dingtalk/events?{query}", json=body)
+    assert resp.status_code == 200 and decrypt_answer(resp.json) == "success"
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+@pytest.mark.parametrize("platform_env", [EVENTS_ON], indirect=True)
+def test_event_with_bad_signature_is_403(client, clock, fake):
+    query, body = encrypted_event({"EventType": "check_url"}, clock.now(), token="other-token")
+    resp = client.post(f"/dingtalk/events?{query}", json=body)
+    assert (resp.status_code, resp.data) == (403, b"")
+    query, _ = encrypted_event({"EventType": "check_url"}, clock.now())
+    assert client.post(f"/dingtalk/events?{query}", data=b"{oops").status_code == 400
+
+
+def test_events_route_is_off_without_token_and_aes_key(client, clock, fake):
+    query, body = encrypted_event({"EventType": "check_url"}, clock.now())
+    assert client.post(f"/dingtalk/events?{query}", json=body).status_code == 404
+
+
+def test_rate_limits_are_documented_for_the_worker(state, fake):
+    adapter = state.adapters["dingtalk"]
+    assert adapter.RATE_LIMITS["group"] == (20, 60.0)
+    from adapters.base import Recipient
+
+    assert adapter.pace_key(Recipient(None, chat_id="cid1")) == "group:cid1"
+    assert adapter.pace_key(Recipient(None, user_id="u1")) is None
+    assert APP_KEY  # the fake's app key is the receive id of the event crypto
