@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +13,41 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# One lock per SQLite file per process. Writers queue on it instead of inside SQLite, whose
+# busy handler polls with sleeps of up to 100 ms: under concurrent callbacks that alone pushed
+# the acknowledgement p99 past the platforms' comfort (bench/callbacks.py).
+_FILE_LOCKS: dict[str, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+class _LockingConnection(sqlite3.Connection):
+    """A pysqlite connection that releases its file's write lock when its transaction ends."""
+
+    bot_lock: threading.RLock | None = None
+
+    def _release(self) -> None:
+        lock, self.bot_lock = self.bot_lock, None
+        if lock is not None:
+            lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release()
+
+
+def _file_lock(path: str) -> threading.RLock:
+    key = str(Path(path).resolve())
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.RLock())
 
 
 def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
@@ -24,9 +61,12 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
-        )
+        connect_args: dict[str, Any] = {"timeout": 30, "check_same_thread": False}
+        lock = None
+        if immediate and path and path != ":memory:":
+            connect_args["factory"] = _LockingConnection
+            lock = _file_lock(path)
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -41,7 +81,16 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            dbapi_conn = conn.connection.dbapi_connection
+            if lock is not None:
+                lock.acquire()
+                dbapi_conn.bot_lock = lock
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            except BaseException:
+                if lock is not None:
+                    dbapi_conn._release()
+                raise
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -40,7 +40,8 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for InboundEvent.payload."""
-        data = asdict(self)
+        # A shallow copy: asdict() deep-copies and costs ~0.2 ms inside the callback deadline.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["kind"] = str(self.kind)
         data["received_at"] = self.received_at.isoformat()
         return data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,16 +21,23 @@ class TokenCache:
         self._factory = session_factory
         self._clock = clock
         self._early = early
+        # A process-local copy saves a database round trip per API call; the platforms keep a
+        # token valid until it expires even after another process has refreshed it.
+        self._memo: dict[str, tuple[str, datetime]] = {}
 
     def _valid(self, session: Session, key: str) -> str | None:
         row = session.get(KeyValue, key, populate_existing=True)
         now = self._clock.now()
         if row is not None and row.expires_at - timedelta(seconds=self._early) > now:
+            self._memo[key] = (row.value, row.expires_at)
             return row.value
         return None
 
     def get(self, key: str, fetch: Callable[[], tuple[str, int]]) -> str:
         """Return a cached token, or call `fetch() -> (token, expires_in_seconds)` once across processes."""
+        memo = self._memo.get(key)
+        if memo is not None and memo[1] - timedelta(seconds=self._early) > self._clock.now():
+            return memo[0]
         with session_scope(self._factory) as session:
             token = self._valid(session, key)
         if token is not None:
@@ -48,6 +55,7 @@ class TokenCache:
                 return token
             value, expires_in = fetch()
             expires_at = self._clock.now() + timedelta(seconds=int(expires_in))
+            self._memo[key] = (value, expires_at)
             row = session.get(KeyValue, key)
             if row is None:
                 session.add(KeyValue(key=key, value=value, expires_at=expires_at))
@@ -57,5 +65,6 @@ class TokenCache:
 
     def invalidate(self, key: str) -> None:
         """Forget a token the platform rejected (expired early)."""
+        self._memo.pop(key, None)
         with session_scope(self._factory) as session:
             session.execute(delete(KeyValue).where(KeyValue.key == key))
