@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean fonts
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,13 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench ledger
+	$(BIN)/python -m bench escalation
+
+# The CJK font normally comes from PyPI (requirements.txt); this installs a system one as a
+# fallback (root), and does nothing when a CJK font is already available.
+fonts: $(STAMP)
+	$(BIN)/python -c "import sys; from bot.services.images import cjk_font_path; sys.exit(cjk_font_path() is None)" \
+	  || (apt-get update -q && apt-get install -y -q fonts-wqy-microhei)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

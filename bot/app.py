@@ -89,6 +89,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if blueprint is not None:
             app.register_blueprint(blueprint)
     _register_health(app, state)
+    if config.api_token:
+        from bot.api import make_blueprint
+
+        app.register_blueprint(make_blueprint(state))
 
     @app.errorhandler(413)
     def _too_large(_exc: Exception) -> Any:

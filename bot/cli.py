@@ -49,12 +49,17 @@ def run(host: str, port: int, no_demo: bool) -> None:
             if seed_demo(session, state.clock.now()):
                 click.echo("Seeded the demo factory (4 departments, 20 people, 4 rewards).")
     state.worker.start()
+    from bot.jobs.scheduler import SchedulerService
+
+    scheduler = SchedulerService(state)
+    scheduler.start()
     if "local" in state.adapters:
         click.echo(f"Local web chat: http://{host}:{port}/local/")
     click.echo(f"Listening on http://{host}:{port}  (Ctrl+C to stop)")
     try:
         serve(app, host=host, port=port, threads=8, ident="points-bot")
     finally:
+        scheduler.stop()
         state.worker.stop()
 
 
@@ -161,6 +166,14 @@ def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
     click.echo(f"requeued {count} row(s)")
 
 
+def _attach_job_commands() -> None:
+    from bot.cli_jobs import calendar_group, jobs_group, scheduler_command
+
+    cli.add_command(scheduler_command)
+    cli.add_command(jobs_group)
+    cli.add_command(calendar_group)
+
+
 def _attach_data_commands() -> None:
     from bot.cli_data import import_departments_command, import_org_command, rules_group
 
@@ -170,3 +183,4 @@ def _attach_data_commands() -> None:
 
 
 _attach_data_commands()
+_attach_job_commands()

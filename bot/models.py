@@ -354,3 +354,134 @@ class AuditLog(Base):
     object_id: Mapped[str | None] = mapped_column(String(50))
     detail: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# -- scheduler, tasks and escalation (issue 5) ---------------------------------------------------
+
+
+class TaskState(StrEnum):
+    """Life of a task (任务)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class EscalationPolicy(Base):
+    """Named escalation chain (升级策略): steps of {wait_minutes, notify, repeat?}.
+
+    `notify` is owner | owner+supervisor | next_level; `repeat` (minutes) re-runs the last step.
+    """
+
+    __tablename__ = "escalation_policies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class Task(Base):
+    """Generic work item with a due time and an escalation chain (任务/预警).
+
+    `next_step_at` is NULL once the chain stops (acknowledged, done, cancelled, or no steps
+    left), so the escalation tick's range scan only ever sees tasks with something to do.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_tasks_next_step_at", "next_step_at"),
+        Index("ix_tasks_owner_state", "owner_id", "state"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    due_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(30))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default=TaskState.OPEN)
+    severity: Mapped[str] = mapped_column(String(10), default="normal")  # normal | urgent
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_policies.id"))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    next_step_at: Mapped[datetime | None]
+    last_update_at: Mapped[datetime]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    acknowledged_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    owner: Mapped[Employee] = relationship(foreign_keys=[owner_id])
+    policy: Mapped[EscalationPolicy | None] = relationship()
+
+
+class EscalationLog(Base):
+    """One executed escalation step or acknowledgement (who was told, when, what came of it)."""
+
+    __tablename__ = "escalation_log"
+    __table_args__ = (Index("ix_escalation_log_task", "task_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    step: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(30))  # notify kind, acknowledged, done, deferred
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    card_key: Mapped[str | None] = mapped_column(String(100))
+    result: Mapped[str] = mapped_column(String(20))  # triggered | failed | deferred | ...
+    detail: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """One run of a scheduled job for one period; the unique pair makes every run idempotent."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(50))
+    period: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    result: Mapped[str] = mapped_column(String(200))
+
+
+class SchedulerLease(Base):
+    """The single row naming the one active scheduler and until when it holds the lease."""
+
+    __tablename__ = "scheduler_lease"
+    __table_args__ = (CheckConstraint("id = 1"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
+
+
+class StarAward(Base):
+    """Monthly improvement star (改善之星): who ranked where on improvement points."""
+
+    __tablename__ = "star_awards"
+    __table_args__ = (UniqueConstraint("month", "rank"), UniqueConstraint("month", "employee_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))  # 2026-11
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    points: Mapped[int] = mapped_column(Integer)
+    rank: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    employee: Mapped[Employee] = relationship()
+
+
+class CalendarDay(Base):
+    """A date whose workday status differs from the default (Mon–Fri work, weekends off)."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(100))
+
+
+class Setting(Base):
+    """Company-wide settings HR may change (quiet hours, reminder thresholds), as JSON values."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[dict[str, Any]]

@@ -39,6 +39,10 @@ def handle_points(ctx: HandlerContext, args: str) -> list[Message]:
 
 def handle_rank(ctx: HandlerContext, args: str) -> list[Message]:
     """排行 / rank: this week's standing in the sender's department."""
+    if args.strip().lower() in ("广播", "broadcast"):
+        from handlers.broadcast import handle_rank_broadcast
+
+        return handle_rank_broadcast(ctx)
     me = ctx.sender
     if me.department_id is None:
         return [Text(NO_DEPARTMENT)]

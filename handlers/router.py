@@ -11,7 +11,7 @@ from bot.errors import BotError
 from bot.events import EventKind
 from bot.signing import Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, claim, help, points
+from handlers import approval, claim, help, points, tasks
 from handlers.context import HandlerContext
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,10 @@ COMMANDS: dict[str, CommandHandler] = {
     "claim": claim.handle_claim_command,
     "待审": approval.handle_pending,
     "pending": approval.handle_pending,
+    "任务": tasks.handle_tasks,
+    "tasks": tasks.handle_tasks,
 }
 LATER = {
-    "任务": "任务",
-    "tasks": "任务",
     "建议": "建议",
     "suggest": "建议",
     "申诉": "申诉",
@@ -53,6 +53,8 @@ ACTIONS: dict[str, ActionHandler] = {
     "reject": approval.handle_reject,
     "reject_reason": approval.handle_reject_reason,
     "reject_cancel": approval.handle_reject_cancel,
+    "task_ack": tasks.handle_task_ack,
+    "task_done": tasks.handle_task_done,
 }
 
 

@@ -1,0 +1,199 @@
+"""Scheduled jobs (定时任务): the registry, period keys and the idempotent runner.
+
+Every run first inserts JobRun(job, period) in the same transaction as the messages it queues,
+so a second run of the same period — a retry, `jobs run` twice, or two schedulers racing —
+finds the row (or waits for the first transaction and then finds it) and sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import session_scope
+from bot.models import JobRun
+from bot.services.workcal import WorkCalendar, load_calendar
+from bot.signing import Signer
+
+
+@dataclass
+class JobContext:
+    """What a job gets: the session (committed by the runner), the instant and services."""
+
+    session: Session
+    now: datetime
+    tz: ZoneInfo
+    signer: Signer
+    media_dir: Path
+    calendar: WorkCalendar
+    platforms: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def local_now(self) -> datetime:
+        """`now` in the factory's time zone."""
+        return self.now.astimezone(self.tz)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A named job: what it does, its period key, its schedule and an optional day gate."""
+
+    name: str
+    run: Callable[[JobContext], str]
+    period: Callable[[datetime, ZoneInfo], str]
+    trigger: Callable[[ZoneInfo, int], BaseTrigger]  # (tz, jitter seconds)
+    gate: Callable[[WorkCalendar, datetime], bool] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """The result of asking for one run."""
+
+    job: str
+    period: str
+    ran: bool
+    result: str
+
+
+def minute_period(now: datetime, tz: ZoneInfo) -> str:
+    """`2026-11-26T10:00` (local)."""
+    return now.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def day_period(now: datetime, tz: ZoneInfo) -> str:
+    """`2026-11-26` (local)."""
+    return now.astimezone(tz).date().isoformat()
+
+
+def ranked_week_period(now: datetime, tz: ZoneInfo) -> str:
+    """ISO week of the week before `now`'s week: `2026-W47` for a run on Mon 2026-11-23."""
+    local = now.astimezone(tz).date()
+    monday = local - timedelta(days=local.weekday() + 7)
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def ranked_month_period(now: datetime, tz: ZoneInfo) -> str:
+    """The month before `now`'s: `2026-11` for a run on 2026-12-01."""
+    first = now.astimezone(tz).date().replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+def _registry() -> dict[str, JobSpec]:
+    from bot.jobs import approvals, daily, leaderboard, star, tick
+
+    specs = [
+        JobSpec(
+            "daily_tasks",
+            daily.run_daily_tasks,
+            day_period,
+            lambda tz, j: CronTrigger(hour=8, minute=57, timezone=tz, jitter=j or None),
+            gate=lambda cal, now: cal.is_workday(now.astimezone(cal.tz).date()),
+        ),
+        JobSpec(
+            "weekly_leaderboard",
+            leaderboard.run_weekly_leaderboard,
+            ranked_week_period,
+            lambda tz, j: CronTrigger(
+                day_of_week="mon", hour=9, minute=3, timezone=tz, jitter=j or None
+            ),
+        ),
+        JobSpec(
+            "monthly_star",
+            star.run_monthly_star,
+            ranked_month_period,
+            lambda tz, j: CronTrigger(day="1-10", hour=9, minute=30, timezone=tz),
+            gate=lambda cal, now: (
+                (d := now.astimezone(cal.tz).date()) == cal.first_workday_of_month(d.year, d.month)
+            ),
+        ),
+        JobSpec(
+            "escalation_tick",
+            tick.run_escalation_tick,
+            minute_period,
+            lambda tz, j: CronTrigger(second=0, timezone=tz),
+        ),
+        JobSpec(
+            "approval_reminders",
+            approvals.run_approval_reminders,
+            minute_period,
+            lambda tz, j: CronTrigger(minute="*/10", second=30, timezone=tz),
+        ),
+    ]
+    return {s.name: s for s in specs}
+
+
+JOBS: dict[str, JobSpec] = _registry()
+KEEP_MINUTE_RUNS = timedelta(days=7)
+
+
+def claim_period(session: Session, job: str, period: str, now: datetime) -> JobRun | None:
+    """Insert JobRun(job, period) in a savepoint; None when that period already ran (or is
+    running in another transaction, which this insert waits for)."""
+    run = JobRun(job=job, period=period, started_at=now, result="running")
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        return None
+    return run
+
+
+def run_job(
+    factory: sessionmaker[Session],
+    name: str,
+    now: datetime,
+    *,
+    tz: ZoneInfo,
+    signer: Signer,
+    media_dir: Path,
+    platforms: frozenset[str] = frozenset(),
+    scheduled: bool = False,
+) -> JobOutcome:
+    """Run job `name` as at `now`, at most once per period.
+
+    With `scheduled`, the job's day gate applies (daily_tasks only on workdays, monthly_star
+    only on the month's first workday); a manual `jobs run` always runs.
+
+    Raises:
+        KeyError: unknown job name.
+    """
+    spec = JOBS[name]
+    period = spec.period(now, tz)
+    with session_scope(factory) as session:
+        calendar = load_calendar(session, tz, now.astimezone(tz).date())
+        if scheduled and spec.gate is not None and not spec.gate(calendar, now):
+            return JobOutcome(name, period, False, "not scheduled today")
+        run = claim_period(session, name, period, now)
+        if run is None:
+            return JobOutcome(name, period, False, "already ran for this period")
+        ctx = JobContext(session, now, tz, signer, media_dir, calendar, platforms)
+        result = spec.run(ctx)
+        run.finished_at, run.result = now, result[:200]
+        if spec.period is minute_period:
+            session.execute(
+                delete(JobRun).where(JobRun.job == name, JobRun.started_at < now - KEEP_MINUTE_RUNS)
+            )
+    return JobOutcome(name, period, True, result)
+
+
+def next_run(name: str, now: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> datetime | None:
+    """When the scheduler will next run `name` (without jitter), honouring its day gate."""
+    spec = JOBS[name]
+    trigger = spec.trigger(tz, 0)
+    when = trigger.get_next_fire_time(None, now)
+    for _ in range(400):
+        if when is None or spec.gate is None or spec.gate(calendar, when):
+            return when
+        when = trigger.get_next_fire_time(when, when + timedelta(seconds=1))
+    return None
