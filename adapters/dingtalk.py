@@ -62,11 +62,6 @@ class DingtalkAdapter:
 
     platform = "dingtalk"
 
-    # Pacing the lead wires into the worker: key → (max messages, per seconds).
-    # Group robot messages: 20/min per group, else blocked for 10 min (errcode 130101) [doc,
-    # platforms.md §4]. batchSend per-user limits are [unconfirmed]; no entry.
-    RATE_LIMITS: dict[str, tuple[int, float]] = {"group": (20, 60.0)}
-
     def __init__(self, state: BotState):
         cfg = state.config.platform("dingtalk")
         assert cfg is not None
@@ -88,10 +83,6 @@ class DingtalkAdapter:
             self.crypto = DingTalkCrypto(
                 cfg["DINGTALK_TOKEN"], cfg["DINGTALK_AES_KEY"], self.app_key
             )
-
-    def pace_key(self, recipient: Recipient) -> str | None:
-        """The RATE_LIMITS bucket of a send (`group:<openConversationId>`), or None (1:1)."""
-        return f"group:{recipient.chat_id}" if recipient.chat_id else None
 
     # -- HTTP plumbing -------------------------------------------------------------------------
 

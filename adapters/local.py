@@ -19,6 +19,7 @@ from bot.db import session_scope
 from bot.events import Event, EventKind
 from bot.models import Department, Employee, Evidence, LocalMessage
 from bot.services.evidence import MAX_BYTES, photo_path
+from bot.services.images import media_path
 from bot.services.inbound import record_inbound
 from cards import Card, Message, Text, message_from_dict
 from cards.local import render_html
@@ -105,6 +106,7 @@ class LocalAdapter:
         bp.add_url_rule("/api/send", view_func=self.post_message, methods=["POST"])
         bp.add_url_rule("/api/action", view_func=self.post_action, methods=["POST"])
         bp.add_url_rule("/media/<int:evidence_id>", view_func=self.media)
+        bp.add_url_rule("/files/<path:ref>", view_func=self.generated_image)
         return bp
 
     def page(self) -> Any:
@@ -166,10 +168,13 @@ class LocalAdapter:
 
     @staticmethod
     def _image_url(message: Message) -> str | None:
-        if isinstance(message, Card) and message.image and message.image.startswith("evidence:"):
-            return f"/local/media/{message.image.split(':', 1)[1]}"
-        if isinstance(message, Card) and message.extra.get("local_image"):
-            return str(message.extra["local_image"])
+        if not isinstance(message, Card) or not message.image:
+            return None
+        kind, _, ref = message.image.partition(":")
+        if kind == "evidence":
+            return f"/local/media/{ref}"
+        if kind == "media":
+            return f"/local/files/{ref}"
         return None
 
     def _accept(self, employee: Employee, event: Event, shown: Message) -> Any:
@@ -246,6 +251,13 @@ class LocalAdapter:
             action_value=value,
         )
         return self._accept(employee, event, Text(f"👆 {label}"))
+
+    def generated_image(self, ref: str) -> Any:
+        """A generated image (leaderboard, certificate) named by a `media:` reference."""
+        path = media_path(self.state.config.media_dir, f"media:{ref}")
+        if path is None:
+            abort(404)
+        return send_file(path, max_age=3600)
 
     def media(self, evidence_id: int) -> Any:
         """An evidence photo for a card."""

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.config import Config, load_config
 from bot.db import current_and_head, make_engine, make_session_factory
+from bot.pacing import PLATFORM_LIMITS, Limit
 from bot.signing import Signer
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ class BotState:
     signer: Signer
     adapters: dict[str, Any] = field(default_factory=dict)
     worker: Any = None
+    rate_limits: dict[str, dict[str, tuple[Limit, ...]]] = field(
+        default_factory=lambda: dict(PLATFORM_LIMITS)
+    )
 
     def notify_worker(self) -> None:
         """Wake the in-process worker, if any, after queuing work."""

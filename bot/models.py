@@ -268,7 +268,10 @@ class Outbox(Base):
     """One message or card update to deliver, written with the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next", "state", "next_attempt_at"),
+        Index("ix_outbox_pace", "pace_key", "sent_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # send | update
     platform: Mapped[str | None] = mapped_column(String(20))
@@ -282,6 +285,7 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    pace_key: Mapped[str | None] = mapped_column(String(200))
 
 
 class CardState(Base):

@@ -16,7 +16,6 @@ from tests.factories import make_team, photo_bytes
 from tests.fakes.dingtalk import (
     ACCESS_TOKEN,
     AES_KEY,
-    APP_KEY,
     BATCH_SEND,
     CARD_SEND,
     CARD_UPDATE,
@@ -473,11 +472,25 @@ def test_events_route_is_off_without_token_and_aes_key(client, clock, fake):
     assert client.post(f"/dingtalk/events?{query}", json=body).status_code == 404
 
 
-def test_rate_limits_are_documented_for_the_worker(state, fake):
-    adapter = state.adapters["dingtalk"]
-    assert adapter.RATE_LIMITS["group"] == (20, 60.0)
-    from adapters.base import Recipient
+def test_group_sends_are_paced_at_20_per_minute(session, clock, drain, fake):
+    """DingTalk blocks a robot for 10 minutes after 20 messages a minute in one group."""
+    from bot.services.outbox import enqueue
+    from cards import Text
 
-    assert adapter.pace_key(Recipient(None, chat_id="cid1")) == "group:cid1"
-    assert adapter.pace_key(Recipient(None, user_id="u1")) is None
-    assert APP_KEY  # the fake's app key is the receive id of the event crypto
+    rows = [
+        enqueue(
+            session,
+            Text(f"通知{i}"),
+            now=clock.now(),
+            platform="dingtalk",
+            target={"chat_id": "cid1"},
+        )
+        for i in range(21)
+    ]
+    drain()
+    assert len([p for p, _ in fake.delivered if p == GROUP_SEND]) == 20
+    held = session.get(Outbox, rows[-1].id)
+    assert held.state == "pending" and held.attempts == 0
+    clock.advance(seconds=61)
+    drain()
+    assert len([p for p, _ in fake.delivered if p == GROUP_SEND]) == 21

@@ -6,13 +6,12 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from bot.cli import cli
+from bot.delivery import MAX_ATTEMPTS, backoff
 from bot.models import Identity, Outbox
 from bot.services.outbox import enqueue
 from bot.services.people import delivery_platform
-from bot.worker import MAX_ATTEMPTS, backoff
 from cards import Text
 from tests.factories import make_employee
 
@@ -101,4 +100,29 @@ def test_rows_not_yet_due_wait_for_the_clock(session, clock, drain):
     assert session.get(Outbox, row.id).state == "sent"
 
 
-__all__ = ["select"]
+def test_pacing_holds_back_a_burst_without_counting_attempts(state, session, clock, drain):
+    from bot.pacing import Limit
+
+    state.rate_limits["local"] = {"user": (Limit(2, 60),)}
+    employee = make_employee(session)
+    rows = [
+        enqueue(session, Text(f"第{i}条"), now=clock.now(), recipient=employee) for i in range(3)
+    ]
+    drain()
+    states = [session.get(Outbox, r.id) for r in rows]
+    assert [s.state for s in states] == ["sent", "sent", "pending"]
+    assert states[2].attempts == 0
+    assert states[2].next_attempt_at == clock.now() + timedelta(seconds=60)
+    clock.advance(seconds=61)
+    drain()
+    assert session.get(Outbox, rows[2].id).state == "sent"
+
+
+def test_pacing_is_per_recipient(state, session, clock, drain):
+    from bot.pacing import Limit
+
+    state.rate_limits["local"] = {"user": (Limit(1, 60),)}
+    a, b = make_employee(session), make_employee(session)
+    rows = [enqueue(session, Text("hi"), now=clock.now(), recipient=p) for p in (a, b)]
+    drain()
+    assert [session.get(Outbox, r.id).state for r in rows] == ["sent", "sent"]

@@ -303,3 +303,29 @@ def test_decided_claim_closes_its_reminder_without_sending(state, session):
 
 __all__ = ["JobRun", "func", "session_scope"]
 
+
+def test_leaderboard_image_is_served_to_the_local_chat(state, session, clock, drain, client):
+    _boss, team = _scored_team(session)
+    clock.set(MONDAY)
+    _run(state, "weekly_leaderboard", MONDAY)
+    drain()
+    messages = client.get(f"/local/api/messages?employee={team[0].employee_no}").json
+    src = messages[-1]["html"].split('src="', 1)[1].split('"', 1)[0]
+    assert src.startswith("/local/files/leaderboard/2026-W48/")
+    image = client.get(src)
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert client.get("/local/files/../secret_key").status_code == 404
+
+
+def test_delivery_loads_generated_images_for_upload(state, session, clock):
+    _scored_team(session)
+    clock.set(MONDAY)
+    _run(state, "weekly_leaderboard", MONDAY)
+    from bot.services.images import MEDIA_PREFIX
+
+    media_dir = state.config.media_dir
+    png = next(media_dir.glob("leaderboard/**/*.png"))
+    payload = state.worker.delivery.media_loader(MEDIA_PREFIX + str(png.relative_to(media_dir)))
+    assert payload is not None and payload.mime_type == "image/png"
+    assert payload.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert state.worker.delivery.media_loader("media:../../etc/passwd") is None

@@ -1,0 +1,381 @@
+"""Outbox delivery: lease a batch, resolve and pace it, send concurrently, record the outcomes.
+
+A batch costs three short transactions however many rows it holds, and sends run on a small
+thread pool: one thread per recipient key, so one person's messages keep their order while
+different people's go out in parallel (the work is waiting on the platforms' HTTP APIs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from adapters.base import DeliveryError, MediaPayload, Recipient
+from bot.db import session_scope
+from bot.models import CardCopy, CardState, Employee, Evidence, Outbox
+from bot.pacing import Limit, pace_key, wait_until, window_counts
+from bot.services.evidence import photo_path
+from bot.services.images import media_path
+from bot.services.people import delivery_platform
+from cards import Card, Message, message_from_dict
+
+if TYPE_CHECKING:
+    from bot.app import BotState
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(seconds=60)
+BATCH = 200
+THREADS = 8
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential backoff: 5 s, 10 s, 20 s … capped at one hour."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+@dataclass
+class Plan:
+    """One leased send row, resolved to a platform, recipient and rendered message."""
+
+    row_id: int
+    platform: str = ""
+    recipient: Recipient | None = None
+    message: Message | None = None
+    card_key: str | None = None
+    version: int | None = None
+    key: str = ""
+    # outcome
+    result: dict[str, Any] | None = None
+    error: DeliveryError | None = None
+    defer_until: datetime | None = None
+    sent_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Delivery:
+    """Delivers the outbox through the enabled adapters."""
+
+    def __init__(self, state: BotState):
+        self.state = state
+
+    # -- public --------------------------------------------------------------------------------
+
+    def deliver(self, limit: int = BATCH) -> int:
+        """Deliver one batch of due rows; returns how many went out."""
+        rows = self._lease(limit)
+        if not rows:
+            return 0
+        sends = [r for r in rows if r.kind == "send"]
+        delivered = 0
+        if sends:
+            plans = self._plan(sends)
+            self._send_all([p for p in plans if p.error is None and p.defer_until is None])
+            self._record(plans)
+            delivered += sum(1 for p in plans if p.sent_at is not None)
+        # Updates after this batch's sends, so fresh copies are known before they are updated.
+        for row in rows:
+            if row.kind == "update":
+                delivered += self._update(row)
+        return delivered
+
+    def media_loader(self, ref: str) -> MediaPayload | None:
+        """Load a card image for adapters that upload it: `evidence:ID` (a claim photo) or
+        `media:PATH` (a generated image such as a leaderboard)."""
+        if ref.startswith("media:"):
+            path = media_path(self.state.config.media_dir, ref)
+            if path is None:
+                return None
+            mime = "image/png" if path.suffix == ".png" else "image/jpeg"
+            return MediaPayload(path.read_bytes(), path.name, mime)
+        if not ref.startswith("evidence:"):
+            return None
+        with session_scope(self.state.session_factory) as session:
+            evidence = session.get(Evidence, int(ref.split(":", 1)[1]))
+            if evidence is None:
+                return None
+            path = photo_path(self.state.config.media_dir, evidence)
+            return MediaPayload(path.read_bytes(), path.name, evidence.mime_type)
+
+    # -- lease ---------------------------------------------------------------------------------
+
+    def _lease(self, limit: int) -> list[Outbox]:
+        """Take due rows (pending, or leased by a worker that died) for LEASE."""
+        now = self.state.clock.now()
+        due = or_(Outbox.state == "pending", Outbox.state == "sending")
+        with session_scope(self.state.session_factory) as session:
+            query = (
+                select(Outbox.id)
+                .where(due, Outbox.next_attempt_at <= now)
+                .order_by(Outbox.id)
+                .limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(ids))
+                .values(state="sending", next_attempt_at=now + LEASE, attempts=Outbox.attempts + 1)
+            )
+            rows = list(
+                session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id))
+            )
+            session.expunge_all()
+            return rows
+
+    # -- plan ----------------------------------------------------------------------------------
+
+    def _plan(self, rows: list[Outbox]) -> list[Plan]:
+        """Resolve each row's platform and recipient, apply pacing, render the message."""
+        now = self.state.clock.now()
+        plans = [Plan(row.id, card_key=row.card_key) for row in rows]
+        with session_scope(self.state.session_factory) as session:
+            # Load the batch's people, identities and cards up front: a query per row was most
+            # of the cost of a batch.
+            ids = {row.recipient_id for row in rows if row.recipient_id}
+            people = {
+                e.id: e
+                for e in session.scalars(
+                    select(Employee)
+                    .options(selectinload(Employee.identities))
+                    .where(Employee.id.in_(ids))
+                )
+            }
+            card_keys = {row.card_key for row in rows if row.card_key}
+            cards = {
+                c.key: c
+                for c in session.scalars(select(CardState).where(CardState.key.in_(card_keys)))
+            }
+            for row, plan in zip(rows, plans, strict=True):
+                try:
+                    plan.platform, plan.recipient = self._resolve(row, people)
+                except DeliveryError as exc:
+                    plan.error = exc
+                    continue
+                r = plan.recipient
+                plan.key = pace_key(plan.platform, r.user_id, r.chat_id, r.employee_id)
+            self._pace(session, [p for p in plans if p.error is None], now)
+            for row, plan in zip(rows, plans, strict=True):
+                if plan.error is not None or plan.defer_until is not None:
+                    continue
+                plan.message = message_from_dict(row.payload)
+                card_state = cards.get(row.card_key) if row.card_key else None
+                if card_state is not None:
+                    plan.message = message_from_dict(card_state.payload)
+                    plan.version = card_state.version
+        return plans
+
+    def _limits(self, plan: Plan) -> tuple[Limit, ...]:
+        assert plan.recipient is not None
+        kind = "chat" if plan.recipient.chat_id else "user"
+        return self.state.rate_limits.get(plan.platform, {}).get(kind, ())
+
+    def _pace(self, session: Session, plans: list[Plan], now: datetime) -> None:
+        """Hold back what would exceed a recipient's limits (counting this batch too)."""
+        windows = {limit.seconds for p in plans for limit in self._limits(p)}
+        keys = {p.key for p in plans}
+        sent = {seconds: window_counts(session, keys, seconds, now) for seconds in windows}
+        planned: dict[str, int] = defaultdict(int)
+        for plan in plans:
+            limits = self._limits(plan)
+            if any(
+                sent[lim.seconds].get(plan.key, 0) + planned[plan.key] >= lim.count
+                for lim in limits
+            ):
+                plan.defer_until = wait_until(session, plan.key, limits, now, planned[plan.key])
+                if plan.defer_until is not None:
+                    continue
+            planned[plan.key] += 1
+
+    def _resolve(self, row: Outbox, people: dict[int, Employee]) -> tuple[str, Recipient]:
+        enabled = set(self.state.adapters)
+        if row.platform and row.target is not None:
+            if row.platform not in enabled:
+                raise DeliveryError(f"platform {row.platform} is off", retryable=False)
+            target = row.target
+            return row.platform, Recipient(
+                employee_id=row.recipient_id,
+                user_id=target.get("user_id"),
+                chat_id=target.get("chat_id"),
+                reply_to=target,
+            )
+        employee = people.get(row.recipient_id) if row.recipient_id else None
+        if employee is None:
+            raise DeliveryError("no recipient", retryable=False)
+        if row.platform:
+            ids = {i.platform: i.external_id for i in employee.identities}
+            user_id = employee.employee_no if row.platform == "local" else ids.get(row.platform)
+            if row.platform in enabled and user_id:
+                return row.platform, Recipient(employee_id=employee.id, user_id=user_id)
+        choice = delivery_platform(employee, enabled)
+        if choice is None:
+            raise DeliveryError(
+                f"employee {employee.id} has no reachable platform", retryable=False
+            )
+        return choice[0], Recipient(employee_id=employee.id, user_id=choice[1])
+
+    # -- send ----------------------------------------------------------------------------------
+
+    def _send_all(self, plans: list[Plan]) -> None:
+        groups: dict[str, list[Plan]] = defaultdict(list)
+        for plan in plans:
+            groups[plan.key].append(plan)
+        if len(groups) <= 1:
+            for group in groups.values():
+                self._send_group(group)
+            return
+        with ThreadPoolExecutor(min(THREADS, len(groups)), thread_name_prefix="outbox") as pool:
+            list(pool.map(self._send_group, groups.values()))
+
+    def _send_group(self, plans: list[Plan]) -> None:
+        """Send one recipient's messages in order; a failure holds back the rest of the group."""
+        for i, plan in enumerate(plans):
+            adapter = self.state.adapters[plan.platform]
+            assert plan.recipient is not None and plan.message is not None
+            try:
+                sent = adapter.send(
+                    plan.recipient,
+                    plan.message,
+                    idempotency_key=f"ob{plan.row_id}",
+                    media=self.media_loader,
+                )
+            except DeliveryError as exc:
+                plan.error = exc
+            except Exception as exc:
+                log.exception("outbox %s: unexpected error", plan.row_id)
+                plan.error = DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)
+            else:
+                plan.result, plan.sent_at = sent.external_ref, self.state.clock.now()
+                continue
+            for later in plans[i + 1 :]:
+                later.defer_until = self.state.clock.now() + timedelta(seconds=1)
+            return
+
+    # -- record --------------------------------------------------------------------------------
+
+    def _record(self, plans: list[Plan]) -> None:
+        now = self.state.clock.now()
+        with session_scope(self.state.session_factory) as session:
+            for plan in plans:
+                row = session.get(Outbox, plan.row_id)
+                assert row is not None
+                if plan.sent_at is not None:
+                    self._record_sent(session, row, plan)
+                elif plan.defer_until is not None:
+                    # Pacing is not a failed attempt.
+                    row.state, row.next_attempt_at = "pending", plan.defer_until
+                    row.attempts = max(row.attempts - 1, 0)
+                elif plan.error is not None:
+                    self._record_failure(row, plan.error, now)
+
+    def _record_sent(self, session: Session, row: Outbox, plan: Plan) -> None:
+        row.state, row.sent_at, row.last_error = "sent", plan.sent_at, None
+        row.platform, row.pace_key = plan.platform, plan.key
+        if not (plan.card_key and isinstance(plan.message, Card)):
+            return
+        assert plan.recipient is not None and plan.sent_at is not None
+        version = plan.version or 1
+        session.add(
+            CardCopy(
+                card_key=plan.card_key,
+                platform=plan.platform,
+                recipient_id=plan.recipient.employee_id,
+                outbox_id=plan.row_id,
+                external_ref=plan.result or {},
+                version=version,
+                created_at=plan.sent_at,
+            )
+        )
+        card_state = session.get(CardState, plan.card_key)
+        if card_state is not None and card_state.version > version:
+            # The card changed while this copy was on its way: bring it up to date too.
+            session.add(
+                Outbox(
+                    kind="update",
+                    card_key=plan.card_key,
+                    payload=card_state.payload,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=plan.sent_at,
+                    created_at=plan.sent_at,
+                )
+            )
+
+    @staticmethod
+    def _record_failure(row: Outbox, error: DeliveryError, now: datetime) -> None:
+        row.last_error = str(error)[:500]
+        if not error.retryable or row.attempts >= MAX_ATTEMPTS:
+            row.state = "dead"
+            log.error(
+                "outbox %s dead after %s attempts: %s", row.id, row.attempts, str(error)[:200]
+            )
+            return
+        wait = timedelta(seconds=error.retry_after) if error.retry_after else backoff(row.attempts)
+        row.state, row.next_attempt_at = "pending", now + wait
+        log.warning("outbox %s retry in %s: %s", row.id, wait, str(error)[:200])
+
+    # -- card updates --------------------------------------------------------------------------
+
+    def _update(self, row: Outbox) -> int:
+        """Bring every older copy of a card up to its current version; 1 when done."""
+        with session_scope(self.state.session_factory) as session:
+            card_state = session.get(CardState, row.card_key)
+            assert card_state is not None
+            card = message_from_dict(card_state.payload)
+            assert isinstance(card, Card)
+            copies = [
+                (c.id, c.platform, dict(c.external_ref))
+                for c in session.scalars(
+                    select(CardCopy).where(
+                        CardCopy.card_key == row.card_key, CardCopy.version < card_state.version
+                    )
+                )
+            ]
+            version = card_state.version
+        errors: list[DeliveryError] = []
+        for copy_id, platform, ref in copies:
+            adapter = self.state.adapters.get(platform)
+            if adapter is None:
+                continue
+            try:
+                new_ref = adapter.update_card(ref, card, media=self.media_loader)
+            except DeliveryError as exc:
+                errors.append(exc)
+                continue
+            except Exception as exc:
+                log.exception("outbox %s: unexpected error updating a card", row.id)
+                errors.append(DeliveryError(f"{type(exc).__name__}: {exc}"))
+                continue
+            with session_scope(self.state.session_factory) as session:
+                copy = session.get(CardCopy, copy_id)
+                assert copy is not None
+                copy.version = version
+                if new_ref is not None:
+                    copy.external_ref = new_ref
+        now = self.state.clock.now()
+        with session_scope(self.state.session_factory) as session:
+            live = session.get(Outbox, row.id)
+            assert live is not None
+            if errors:
+                # Copies already updated keep their new version; a retry only touches the rest.
+                first = errors[0]
+                retryable = any(e.retryable for e in errors)
+                self._record_failure(
+                    live,
+                    DeliveryError(str(first), retryable=retryable, retry_after=first.retry_after),
+                    now,
+                )
+                return 0
+            live.state, live.sent_at, live.last_error = "sent", now, None
+            return 1

@@ -1,0 +1,91 @@
+"""Per-recipient send pacing, shared by every worker process through the outbox table.
+
+The limits are the platforms' own (platforms.md §3–§6). WeCom silently drops messages above
+30/min or 1000/h per member per app, and DingTalk blocks a robot for 10 minutes after 20/min in
+one group, so we hold rows back rather than learn about it from lost messages. Feishu answers 429
+with a reset header, which the adapter turns into a retry; the small per-recipient limit here only
+keeps bursts (a broadcast) from tripping it. Two workers racing may overshoot by one message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.models import Outbox
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `count` messages per `seconds` to one recipient."""
+
+    count: int
+    seconds: int
+
+
+# platform -> recipient kind ("user" or "chat") -> limits
+PLATFORM_LIMITS: dict[str, dict[str, tuple[Limit, ...]]] = {
+    "wecom": {"user": (Limit(30, 60), Limit(1000, 3600)), "chat": (Limit(20, 60),)},
+    "dingtalk": {"user": (Limit(20, 60), Limit(500, 86400)), "chat": (Limit(20, 60),)},
+    "feishu": {"user": (Limit(5, 1), Limit(100, 60)), "chat": (Limit(5, 1), Limit(100, 60))},
+}
+
+
+def pace_key(
+    platform: str, user_id: str | None, chat_id: str | None, employee_id: int | None = None
+) -> str:
+    """The key sends are counted under: one per person or group chat on a platform."""
+    if chat_id:
+        return f"{platform}:chat:{chat_id}"[:200]
+    return f"{platform}:user:{user_id or f'#{employee_id}'}"[:200]
+
+
+def wait_until(
+    session: Session,
+    key: str,
+    limits: tuple[Limit, ...],
+    now: datetime,
+    planned: int = 0,
+) -> datetime | None:
+    """When the next message to `key` may go, or None if it may go now.
+
+    `planned` counts messages to the same key already going out in the current batch.
+    """
+    latest: datetime | None = None
+    for limit in limits:
+        since = now - timedelta(seconds=limit.seconds)
+        window = select(Outbox.sent_at).where(
+            Outbox.pace_key == key, Outbox.state == "sent", Outbox.sent_at > since
+        )
+        count = session.scalar(select(func.count()).select_from(window.subquery())) or 0
+        if count + planned < limit.count:
+            continue
+        if count < limit.count:
+            # Only this batch fills the window: try again once it has gone out.
+            free_at = now + timedelta(seconds=limit.seconds)
+            latest = free_at if latest is None or free_at > latest else latest
+            continue
+        # The window frees up when its oldest message ages out of it.
+        oldest = session.scalar(
+            window.order_by(Outbox.sent_at.desc()).offset(limit.count - 1).limit(1)
+        )
+        if oldest is not None:
+            free_at = oldest + timedelta(seconds=limit.seconds)
+            latest = free_at if latest is None or free_at > latest else latest
+    return latest
+
+
+def window_counts(session: Session, keys: set[str], seconds: int, now: datetime) -> dict[str, int]:
+    """Messages sent per key in the last `seconds` (one grouped query for a whole batch)."""
+    if not keys:
+        return {}
+    since = now - timedelta(seconds=seconds)
+    rows = session.execute(
+        select(Outbox.pace_key, func.count())
+        .where(Outbox.pace_key.in_(keys), Outbox.state == "sent", Outbox.sent_at > since)
+        .group_by(Outbox.pace_key)
+    )
+    return {key: int(n) for key, n in rows}
