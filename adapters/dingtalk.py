@@ -25,9 +25,9 @@ from adapters.base import DeliveryError, MediaLoader, MediaPayload, Recipient, S
 from adapters.http import plain, read_body, within_window
 from bot.db import session_scope
 from bot.events import Event, EventKind
-from bot.models import KeyValue
 from bot.services.evidence import MAX_BYTES
 from bot.services.inbound import record_inbound
+from bot.services.kv import cache_get, cache_put
 from bot.tokens import TokenCache
 from cards import Card, Message, Text
 from cards.dingtalk import (
@@ -147,24 +147,19 @@ class DingtalkAdapter:
         Not through TokenCache: that holds a DB lock during the fetch, too long for an upload.
         Two processes racing upload twice and keep the last id, which is harmless.
         """
-        key = f"dingtalk:media:{self.app_key}:{ref}"[:200]
+        key = f"dingtalk:media:{self.app_key}:{ref}"
         now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
-            row = session.get(KeyValue, key)
-            if row is not None and row.expires_at > now:
-                return row.value
+            cached = cache_get(session, key, now)
+        if cached is not None:
+            return cached
         payload = media(ref)
         if payload is None:
             log.warning("dingtalk: card image %s not found, sending without it", ref)
             return None
         media_id = self._oapi_upload(payload)
         with session_scope(self.state.session_factory) as session:
-            row = session.get(KeyValue, key)
-            expires = now + timedelta(seconds=MEDIA_TTL)
-            if row is None:
-                session.add(KeyValue(key=key, value=media_id, expires_at=expires))
-            else:
-                row.value, row.expires_at = media_id, expires
+            cache_put(session, key, media_id, now + timedelta(seconds=MEDIA_TTL))
         return media_id
 
     def _oapi_upload(self, payload: MediaPayload) -> str:

@@ -24,8 +24,6 @@ import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from flask import Blueprint, request
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from wechatpy.enterprise import WeChatClient, parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
@@ -39,6 +37,7 @@ from bot.errors import ConfigError
 from bot.events import Event, EventKind
 from bot.models import KeyValue
 from bot.services.inbound import record_inbound
+from bot.services.kv import cache_get, cache_put
 from bot.tokens import TokenCache
 from cards import Card, Message
 from cards.wecom import (
@@ -237,12 +236,12 @@ class WecomAdapter:
 
     def _media_id(self, ref: str, media: MediaLoader) -> str | None:
         """Upload an image once (media/upload?type=image) and reuse its media_id for 2 days."""
-        key = f"wecom:media:{ref}"[:200]
+        key = f"wecom:media:{ref}"
         now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
-            row = session.get(KeyValue, key)
-            if row is not None and row.expires_at > now:
-                return row.value
+            cached = cache_get(session, key, now)
+        if cached is not None:
+            return cached
         payload = media(ref)
         if payload is None:
             return None
@@ -257,7 +256,7 @@ class WecomAdapter:
     def _remember(self, key: str, value: str, expires_at: datetime) -> None:
         """Upsert a small kv_cache row in its own transaction."""
         with session_scope(self.state.session_factory) as session:
-            _upsert(session, key, value, expires_at)
+            cache_put(session, key, value, expires_at)
 
     def _fresh_response_code(self, task_id: str) -> str | None:
         """Take (and forget) the response_code of the newest click on this task, if unused."""
@@ -401,7 +400,7 @@ class WecomAdapter:
                 # Only a first delivery stores it: a redelivered click carries a spent code.
                 task_id = (event.card_ref or {})["task_id"]
                 expires = self.state.clock.now() + RESPONSE_CODE_TTL
-                _upsert(session, _rc_key(task_id), code, expires)
+                cache_put(session, _rc_key(task_id), code, expires)
         if recorded is not None:
             self.state.notify_worker()
         return plain(200)
@@ -482,17 +481,3 @@ def _encrypt_field(body: bytes) -> str | None:
 
 def _rc_key(task_id: str) -> str:
     return f"wecom:rc:{task_id}"[:200]
-
-
-def _upsert(session: Session, key: str, value: str, expires_at: datetime) -> None:
-    """Insert or update a kv_cache row; a concurrent insert of the same key is absorbed."""
-    row = session.get(KeyValue, key)
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(KeyValue(key=key, value=value, expires_at=expires_at))
-            return
-        except IntegrityError:
-            row = session.get(KeyValue, key, populate_existing=True)
-    if row is not None:
-        row.value, row.expires_at = value, expires_at

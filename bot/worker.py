@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from bot.db import session_scope
 from bot.delivery import BATCH, Delivery
 from bot.events import Event, EventKind
-from bot.models import InboundEvent, KeyValue
+from bot.models import InboundEvent
+from bot.services.kv import cache_get, cache_put
 from bot.services.outbox import enqueue
 from bot.services.people import find_sender
 from cards import Text
@@ -148,14 +149,10 @@ class Worker:
     def _answer_unknown(self, session: Session, event: Event) -> None:
         """One polite reply per unknown sender per day (design §11)."""
         now = self.state.clock.now()
-        key = f"unknown:{event.platform}:{event.sender_id}"[:200]
-        row = session.get(KeyValue, key)
-        if row is not None and row.expires_at > now:
+        key = f"unknown:{event.platform}:{event.sender_id}"
+        if cache_get(session, key, now) is not None:
             return
-        if row is None:
-            session.add(KeyValue(key=key, value="1", expires_at=now + UNKNOWN_SENDER_TTL))
-        else:
-            row.expires_at = now + UNKNOWN_SENDER_TTL
+        cache_put(session, key, "1", now + UNKNOWN_SENDER_TTL)
         target = event.reply_to or {"user_id": event.sender_id}
         enqueue(session, Text(UNKNOWN_SENDER), now=now, platform=event.platform, target=target)
 

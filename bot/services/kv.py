@@ -1,0 +1,31 @@
+"""The small shared cache (kv_cache): values with an expiry, readable by every process."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.models import KeyValue
+
+
+def cache_get(session: Session, key: str, now: datetime) -> str | None:
+    """The live value under `key`, or None when absent or expired."""
+    row = session.get(KeyValue, key[:200], populate_existing=True)
+    return row.value if row is not None and row.expires_at > now else None
+
+
+def cache_put(session: Session, key: str, value: str, expires_at: datetime) -> None:
+    """Insert or replace a value; a concurrent insert of the same key is absorbed."""
+    key = key[:200]
+    row = session.get(KeyValue, key)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(KeyValue(key=key, value=value, expires_at=expires_at))
+            return
+        except IntegrityError:
+            row = session.get(KeyValue, key, populate_existing=True)
+    if row is not None:
+        row.value, row.expires_at = value, expires_at
