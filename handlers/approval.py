@@ -17,7 +17,7 @@ from bot.services.claims import (
     reject_claim,
 )
 from bot.services.conversation import forget, recall, remember
-from bot.services.outbox import current_card, publish_card
+from bot.services.outbox import close_card
 from bot.signing import Action
 from cards import Card, Message, Text
 from handlers.context import HandlerContext
@@ -68,10 +68,7 @@ def _reject(ctx: HandlerContext, claim_id: int, reason: str) -> list[Message]:
 
 
 def _close_reason_card(ctx: HandlerContext, claim: Claim, status: str) -> None:
-    key = f"reject:{claim.id}:{ctx.sender.id}"
-    card = current_card(ctx.session, key)
-    if card is not None:
-        publish_card(ctx.session, replace(card, buttons=(), status=status), now=ctx.now)
+    close_card(ctx.session, f"reject:{claim.id}:{ctx.sender.id}", status, now=ctx.now)
 
 
 def handle_reject_reason(ctx: HandlerContext, action: Action) -> list[Message]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from bot.services import claim_notices as notices
 from bot.services.claims import check_evidence, claim_points, find_rule, likely_rules, submit_claim
 from bot.services.conversation import forget, recall, remember
 from bot.services.evidence import store_photo
-from bot.services.outbox import publish_card
+from bot.services.outbox import close_card
 from bot.signing import Action
 from cards import Button, Card, Message, Text
 from handlers.context import HandlerContext
@@ -79,9 +78,7 @@ def _submit(
     forget(ctx.session, ctx.sender.id, PENDING_PHOTO)
     forget(ctx.session, ctx.sender.id, PENDING_CLAIM)
     if evidence is not None:
-        picked = ctx.session.get(Evidence, evidence.id)
-        if picked is not None:
-            _close_pick_card(ctx, evidence.id, PICKED.format(code=rule.code, title=rule.title))
+        _close_pick_card(ctx, evidence.id, PICKED.format(code=rule.code, title=rule.title))
     return Text(
         notices.CLAIM_SUBMITTED.format(
             rule=f"{rule.code} {rule.title}",
@@ -92,11 +89,7 @@ def _submit(
 
 
 def _close_pick_card(ctx: HandlerContext, evidence_id: int, status: str) -> None:
-    from bot.services.outbox import current_card
-
-    card = current_card(ctx.session, pick_card_key(evidence_id))
-    if card is not None:
-        publish_card(ctx.session, replace(card, buttons=(), status=status), now=ctx.now)
+    close_card(ctx.session, pick_card_key(evidence_id), status, now=ctx.now)
 
 
 def handle_photo(ctx: HandlerContext) -> list[Message]:

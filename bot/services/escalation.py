@@ -31,7 +31,7 @@ from bot.models import (
     Task,
     TaskState,
 )
-from bot.services.outbox import current_card, publish_card
+from bot.services.outbox import close_card, current_card, publish_card
 from bot.services.workcal import WorkCalendar, load_calendar
 from bot.signing import Signer
 from bot.timeutil import local_dt, local_hm
@@ -407,9 +407,7 @@ def _card_keys(session: Session, task_id: int) -> list[str]:
 
 def _close_cards(session: Session, task: Task, status: str, now: datetime) -> None:
     for key in _card_keys(session, task.id):
-        card = current_card(session, key)
-        if card is not None:
-            publish_card(session, replace(card, buttons=(), status=status), now=now)
+        close_card(session, key, status, now=now)
 
 
 def _load_for_action(session: Session, task_id: int, actor: Employee) -> Task:

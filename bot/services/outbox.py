@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -95,3 +96,10 @@ def current_card(session: Session, key: str) -> Card | None:
     card = message_from_dict(state.payload)
     assert isinstance(card, Card)
     return card
+
+
+def close_card(session: Session, key: str, status: str, *, now: datetime) -> None:
+    """Replace a card's buttons with a final status line on every copy (no-op if unknown)."""
+    card = current_card(session, key)
+    if card is not None:
+        publish_card(session, replace(card, buttons=(), status=status), now=now)
