@@ -120,7 +120,7 @@ def test_next_runs_follow_the_schedule(state, session):
     cal = load_calendar(session, TZ)
     assert next_run("daily_tasks", now, TZ, cal) == datetime(2026, 11, 27, 8, 57, tzinfo=TZ)
     assert next_run("weekly_leaderboard", now, TZ, cal) == datetime(2026, 11, 30, 9, 3, tzinfo=TZ)
-    assert next_run("monthly_star", now, TZ, cal) == datetime(2026, 12, 1, 9, 30, tzinfo=TZ)
+    assert next_run("monthly_star", now, TZ, cal) == datetime(2026, 12, 1, 9, 33, tzinfo=TZ)
     assert next_run("escalation_tick", now, TZ, cal) == datetime(2026, 11, 26, 10, 1, tzinfo=TZ)
     friday = datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
     assert next_run("daily_tasks", friday, TZ, cal) == datetime(2026, 11, 30, 8, 57, tzinfo=TZ)

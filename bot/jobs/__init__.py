@@ -111,7 +111,8 @@ def _registry() -> dict[str, JobSpec]:
             "monthly_star",
             star.run_monthly_star,
             ranked_month_period,
-            lambda tz, j: CronTrigger(day="1-10", hour=9, minute=30, timezone=tz),
+            # :33, not :30 — WeCom and Feishu ask callers to avoid :00 and :30 (platforms.md §2).
+            lambda tz, j: CronTrigger(day="1-10", hour=9, minute=33, timezone=tz, jitter=j or None),
             gate=lambda cal, now: (
                 (d := now.astimezone(cal.tz).date()) == cal.first_workday_of_month(d.year, d.month)
             ),
