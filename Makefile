@@ -29,6 +29,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench ledger
 	$(BIN)/python -m bench escalation
+	$(BIN)/python -m bench callbacks
 
 # The CJK font normally comes from PyPI (requirements.txt); this installs a system one as a
 # fallback (root), and does nothing when a CJK font is already available.
