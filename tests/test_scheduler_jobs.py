@@ -301,6 +301,20 @@ def test_decided_claim_closes_its_reminder_without_sending(state, session):
     assert session.scalars(select(Task)).one().state == TaskState.DONE
 
 
+def test_reminder_cannot_be_dismissed_while_the_claim_waits(state, session, client, drain, clock):
+    from bot.services.escalation import CLAIM_STILL_PENDING, DONE_LABEL
+    from tests.localchat import button, last_card, press
+
+    _manager, boss, _, claim = _waiting_claim(session)
+    clock.set(datetime(2026, 11, 26, 13, 0, tzinfo=TZ))
+    _run(state, "approval_reminders", clock.now())
+    drain()
+    press(client, boss, button(last_card(session, boss, "⏰ 审批提醒"), DONE_LABEL))
+    drain()
+    assert last(session, boss) == Text(CLAIM_STILL_PENDING.format(claim_id=claim.id))
+    assert session.scalars(select(Task)).one().state != TaskState.DONE
+
+
 __all__ = ["JobRun", "func", "session_scope"]
 
 

@@ -44,6 +44,9 @@ DONE_STATUS = "已完成 · {name} · {time}"
 CLOSED_STATUS = "已关闭（{reason}）"
 ACKED_REPLY = "👌 已确认「{title}」，升级提醒已停止。完成后请点「已完成」。"
 DONE_REPLY = "✅ 已完成「{title}」，辛苦了！"
+CLAIM_STILL_PENDING = (
+    "申领 #{claim_id} 还在等待审核：请在审核卡片上点「通过」或「驳回」（发送「待审」查看）。"
+)
 ALREADY_CLOSED = "这个任务已经关闭（{state}），无需操作。"
 ALREADY_ACKED = "这个任务已由 {name} 确认，升级提醒已停止。"
 NOT_INVOLVED = "这个任务与你无关，无法操作。"
@@ -464,6 +467,11 @@ def complete_task(
         NotFound, NotAllowed, InvalidInput (already closed).
     """
     task = _load_for_action(session, task_id, actor)
+    if task.kind == "approval" and task.source == "claim" and (task.external_id or "").isdigit():
+        # An approval reminder is done when the claim is decided, not when it is dismissed.
+        claim = session.get(Claim, int(task.external_id))
+        if claim is not None and claim.state == ClaimState.PENDING:
+            raise InvalidInput(CLAIM_STILL_PENDING.format(claim_id=claim.id))
     task.state, task.next_step_at = TaskState.DONE, None
     task.closed_by_id, task.closed_at, task.last_update_at = actor.id, now, now
     session.add(
