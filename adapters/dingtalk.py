@@ -27,7 +27,7 @@ from bot.db import session_scope
 from bot.events import Event, EventKind
 from bot.services.evidence import MAX_BYTES
 from bot.services.inbound import record_inbound
-from bot.services.kv import cache_get, cache_put
+from bot.services.kv import remembered
 from bot.tokens import TokenCache
 from cards import Card, Message, Text
 from cards.dingtalk import (
@@ -147,20 +147,21 @@ class DingtalkAdapter:
         Not through TokenCache: that holds a DB lock during the fetch, too long for an upload.
         Two processes racing upload twice and keep the last id, which is harmless.
         """
-        key = f"dingtalk:media:{self.app_key}:{ref}"
-        now = self.state.clock.now()
-        with session_scope(self.state.session_factory) as session:
-            cached = cache_get(session, key, now)
-        if cached is not None:
-            return cached
-        payload = media(ref)
-        if payload is None:
-            log.warning("dingtalk: card image %s not found, sending without it", ref)
-            return None
-        media_id = self._oapi_upload(payload)
-        with session_scope(self.state.session_factory) as session:
-            cache_put(session, key, media_id, now + timedelta(seconds=MEDIA_TTL))
-        return media_id
+
+        def upload() -> str | None:
+            payload = media(ref)
+            if payload is None:
+                log.warning("dingtalk: card image %s not found, sending without it", ref)
+                return None
+            return self._oapi_upload(payload)
+
+        return remembered(
+            self.state.session_factory,
+            f"dingtalk:media:{self.app_key}:{ref}",
+            now=self.state.clock.now(),
+            ttl=timedelta(seconds=MEDIA_TTL),
+            produce=upload,
+        )
 
     def _oapi_upload(self, payload: MediaPayload) -> str:
         """POST {oapi}/media/upload?type=image with the old-style token; retry once on 40014 & co."""

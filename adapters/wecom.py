@@ -37,7 +37,7 @@ from bot.errors import ConfigError
 from bot.events import Event, EventKind
 from bot.models import KeyValue
 from bot.services.inbound import record_inbound
-from bot.services.kv import cache_get, cache_put
+from bot.services.kv import cache_put, remembered
 from bot.tokens import TokenCache
 from cards import Card, Message
 from cards.wecom import (
@@ -236,22 +236,25 @@ class WecomAdapter:
 
     def _media_id(self, ref: str, media: MediaLoader) -> str | None:
         """Upload an image once (media/upload?type=image) and reuse its media_id for 2 days."""
-        key = f"wecom:media:{ref}"
-        now = self.state.clock.now()
-        with session_scope(self.state.session_factory) as session:
-            cached = cache_get(session, key, now)
-        if cached is not None:
-            return cached
-        payload = media(ref)
-        if payload is None:
-            return None
-        upload = (payload.filename, payload.data, payload.mime_type)
-        result = self._call("upload", lambda: self.client.media.upload("image", upload))
-        media_id = result.get("media_id") if isinstance(result, dict) else None
-        if not media_id:
-            raise DeliveryError("wecom upload: no media_id", retryable=True)
-        self._remember(key, media_id, now + MEDIA_TTL)
-        return media_id
+
+        def upload() -> str | None:
+            payload = media(ref)
+            if payload is None:
+                return None
+            upload = (payload.filename, payload.data, payload.mime_type)
+            result = self._call("upload", lambda: self.client.media.upload("image", upload))
+            media_id = result.get("media_id") if isinstance(result, dict) else None
+            if not media_id:
+                raise DeliveryError("wecom upload: no media_id", retryable=True)
+            return str(media_id)
+
+        return remembered(
+            self.state.session_factory,
+            f"wecom:media:{ref}",
+            now=self.state.clock.now(),
+            ttl=MEDIA_TTL,
+            produce=upload,
+        )
 
     def _remember(self, key: str, value: str, expires_at: datetime) -> None:
         """Upsert a small kv_cache row in its own transaction."""

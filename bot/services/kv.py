@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db import session_scope
 from bot.models import KeyValue
 
 
@@ -29,3 +31,27 @@ def cache_put(session: Session, key: str, value: str, expires_at: datetime) -> N
             row = session.get(KeyValue, key, populate_existing=True)
     if row is not None:
         row.value, row.expires_at = value, expires_at
+
+
+def remembered(
+    session_factory: sessionmaker[Session],
+    key: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    produce: Callable[[], str | None],
+) -> str | None:
+    """The cached value under `key`, or `produce()` (e.g. an upload) cached for `ttl`.
+
+    No transaction is held while `produce` runs: two processes racing both produce and the last
+    one's value stays, which suits ids that are all valid (uploaded media ids).
+    """
+    with session_scope(session_factory) as session:
+        cached = cache_get(session, key, now)
+    if cached is not None:
+        return cached
+    value = produce()
+    if value is not None:
+        with session_scope(session_factory) as session:
+            cache_put(session, key, value, now + ttl)
+    return value
