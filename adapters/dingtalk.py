@@ -23,10 +23,9 @@ from flask import Blueprint, jsonify, request
 
 from adapters.base import DeliveryError, MediaLoader, MediaPayload, Recipient, SendResult
 from adapters.http import plain, read_body, within_window
-from bot.db import session_scope
 from bot.events import Event, EventKind
 from bot.services.evidence import MAX_BYTES
-from bot.services.inbound import record_inbound
+from bot.services.inbound import accept_inbound
 from bot.services.kv import remembered
 from bot.tokens import TokenCache
 from cards import Card, Message, Text
@@ -381,10 +380,8 @@ class DingtalkAdapter:
         )
 
     def _accept(self, event: Event) -> None:
-        with session_scope(self.state.session_factory) as session:
-            if record_inbound(session, event) is None:
-                return
-        self.state.notify_worker()
+        if accept_inbound(self.state.engine, event):
+            self.state.notify_worker()
 
     def robot(self) -> Any:
         """A message to the robot: verify, dedupe by msgId, record, answer at once."""

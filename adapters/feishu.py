@@ -29,10 +29,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult
 from adapters.http import plain, read_body, within_window
-from bot.db import session_scope
 from bot.events import Event, EventKind
 from bot.services.evidence import MAX_BYTES as MAX_PHOTO_BYTES
-from bot.services.inbound import record_inbound
+from bot.services.inbound import accept_inbound
 from bot.tokens import TokenCache
 from cards import Card, Message
 from cards.feishu import render
@@ -202,8 +201,7 @@ class FeishuAdapter:
 
     def _record(self, event: Event) -> None:
         try:
-            with session_scope(self.state.session_factory) as session:
-                fresh = record_inbound(session, event) is not None
+            fresh = accept_inbound(self.state.engine, event)
         except SQLAlchemyError:
             # Not the sender's fault: 503 makes Feishu deliver it again later.
             log.exception("feishu: could not record %s", event.dedupe_key[:60])

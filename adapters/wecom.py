@@ -24,7 +24,7 @@ import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from flask import Blueprint, request
-from wechatpy.enterprise import WeChatClient, parse_message
+from wechatpy.enterprise import WeChatClient
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
@@ -36,7 +36,7 @@ from bot.db import session_scope
 from bot.errors import ConfigError
 from bot.events import Event, EventKind
 from bot.models import KeyValue
-from bot.services.inbound import record_inbound
+from bot.services.inbound import accept_inbound, record_inbound
 from bot.services.kv import cache_put, remembered
 from bot.tokens import TokenCache
 from cards import Card, Message
@@ -384,33 +384,37 @@ class WecomAdapter:
             return plain(403)
         except DECRYPT_ERRORS:
             return plain(400)
-        try:
-            # Refuse DTDs and entities before xmltodict (inside parse_message) sees the text.
-            safe_fromstring(xml, forbid_dtd=True)
-            message = parse_message(xml)
-        except (ParseError, DefusedXmlException, KeyError, ValueError, TypeError, AttributeError):
+        data = _fields(xml)
+        if data is None:
             return plain(400)
-        if message is None or not isinstance(message._data, dict):
-            return plain(400)
-        event = self._event(message)
+        event = self._event(data)
         if event is None:
             return plain(200)
-        with session_scope(self.state.session_factory) as session:
-            recorded = record_inbound(session, event)
-            code = str(message._data.get("ResponseCode") or "")
-            if recorded is not None and event.kind == EventKind.CARD_ACTION and code:
-                # A click's code is the newest unused one for its task; update_card spends it.
-                # Only a first delivery stores it: a redelivered click carries a spent code.
-                task_id = (event.card_ref or {})["task_id"]
-                expires = self.state.clock.now() + RESPONSE_CODE_TTL
-                cache_put(session, _rc_key(task_id), code, expires)
-        if recorded is not None:
+        code = str(data.get("ResponseCode") or "")
+        if event.kind == EventKind.CARD_ACTION and code:
+            recorded = self._record_click(event, code)
+        else:
+            recorded = accept_inbound(self.state.engine, event)
+        if recorded:
             self.state.notify_worker()
         return plain(200)
 
-    def _event(self, message: Any) -> Event | None:
-        """The neutral Event for a parsed message, or None for events we don't handle."""
-        data: dict[str, Any] = message._data  # template_card_event arrives as UnknownMessage
+    def _record_click(self, event: Event, code: str) -> bool:
+        """Record a card click and, on its first delivery, keep its response_code.
+
+        A click's code is the newest unused one for its task; update_card spends it. A
+        redelivered click carries a spent code, so only a first delivery stores it.
+        """
+        with session_scope(self.state.session_factory) as session:
+            if record_inbound(session, event) is None:
+                return False
+            task_id = (event.card_ref or {})["task_id"]
+            expires = self.state.clock.now() + RESPONSE_CODE_TTL
+            cache_put(session, _rc_key(task_id), code, expires)
+        return True
+
+    def _event(self, data: dict[str, str]) -> Event | None:
+        """The neutral Event for a decrypted message, or None for events we don't handle."""
         sender = str(data.get("FromUserName") or "")
         if not sender:
             return None
@@ -463,6 +467,23 @@ class WecomAdapter:
             card_ref={"task_id": task_id},
             **common,
         )
+
+
+def _fields(xml: str) -> dict[str, str] | None:
+    """The top-level fields of a decrypted message as text, or None when it is not usable XML.
+
+    defusedxml refuses DTDs and entities. Every field the bot reads (MsgType, Content, MediaId,
+    Event, EventKey, TaskId, ResponseCode, …) is a direct child of <xml>; nested ones such as
+    a card event's SelectedItems are left out. One parse instead of wechatpy's parse_message,
+    which would run xmltodict over text already parsed once for safety.
+    """
+    try:
+        root = safe_fromstring(xml, forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        return None
+    if root.tag != "xml":
+        return None
+    return {child.tag: (child.text or "").strip() for child in root if len(child) == 0}
 
 
 def _encrypt_field(body: bytes) -> str | None:

@@ -69,11 +69,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     test_config = test_config or {}
     config: Config = test_config.get("CONFIG") or load_config()
     app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY=config.secret_key,
-        MAX_CONTENT_LENGTH=UPLOAD_LIMIT,
-        JSON_AS_ASCII=False,
-    )
+    # No SECRET_KEY for Flask: nothing uses its cookie session (buttons are signed by
+    # bot.signing), and without a key Flask skips building a cookie serializer per request.
+    app.config.update(MAX_CONTENT_LENGTH=UPLOAD_LIMIT, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     engine = test_config.get("ENGINE") or make_engine(config.database_url)
     state = BotState(

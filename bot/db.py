@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,14 +58,19 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     (the test suite's own session) pass False so an open read never blocks the app.
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = make_url(url).database or ""
+        if path == ":memory:":
+            path = ""
+        if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         connect_args: dict[str, Any] = {"timeout": 30, "check_same_thread": False}
         lock = None
-        if immediate and path and path != ":memory:":
+        if immediate and path:
             connect_args["factory"] = _LockingConnection
             lock = _file_lock(path)
+        if path:
+            # LIFO: the connection used last is the one whose page cache is still current.
+            kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -86,7 +91,8 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
                 lock.acquire()
                 dbapi_conn.bot_lock = lock
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+                # Straight to the driver: this runs once per transaction, on the callback path.
+                dbapi_conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             except BaseException:
                 if lock is not None:
                     dbapi_conn._release()
