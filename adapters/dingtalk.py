@@ -22,7 +22,7 @@ import requests
 from flask import Blueprint, jsonify, request
 
 from adapters.base import DeliveryError, MediaLoader, MediaPayload, Recipient, SendResult
-from adapters.http import plain, read_body, within_window
+from adapters.http import ApiSession, plain, read_body, within_window
 from bot.events import Event, EventKind
 from bot.services.evidence import MAX_BYTES
 from bot.services.inbound import accept_inbound
@@ -74,7 +74,7 @@ class DingtalkAdapter:
         self.oapi = cfg["DINGTALK_OAPI_BASE"].rstrip("/")
         self.card_callback_url = f"{state.config.public_url}/dingtalk/card"
         self.tokens = TokenCache(state.session_factory, state.clock)
-        self.http = requests.Session()
+        self.http = ApiSession()
         self.crypto = None
         if cfg.get("DINGTALK_TOKEN") and cfg.get("DINGTALK_AES_KEY"):
             from dingtalk.crypto import DingTalkCrypto

@@ -28,7 +28,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult
-from adapters.http import plain, read_body, within_window
+from adapters.http import ApiSession, plain, read_body, within_window
 from bot.events import Event, EventKind
 from bot.services.evidence import MAX_BYTES as MAX_PHOTO_BYTES
 from bot.services.inbound import accept_inbound
@@ -113,7 +113,7 @@ class FeishuAdapter:
         self.domain = (config.get("FEISHU_DOMAIN") or "https://open.feishu.cn").rstrip("/")
         self._tokens = TokenCache(state.session_factory, state.clock)
         self._token_key = f"feishu:tenant_token:{self.app_id}"
-        self._http = requests.Session()
+        self._http = ApiSession()
 
     # -- inbound -------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import WeChatSigner
 
 from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult
-from adapters.http import plain, read_body, within_window
+from adapters.http import ApiSession, plain, read_body, within_window
 from bot.db import session_scope
 from bot.errors import ConfigError
 from bot.events import Event, EventKind
@@ -79,6 +79,7 @@ class WecomClient(WeChatClient):
 
     def __init__(self, corp_id: str, secret: str, *, base: str, tokens: TokenCache, token_key: str):
         super().__init__(corp_id, secret, timeout=TIMEOUT, auto_retry=False)
+        self._http = ApiSession()
         self.API_BASE_URL = base
         self._tokens = tokens
         self._token_key = token_key
