@@ -15,15 +15,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from adapters.base import DeliveryError, MediaPayload, Recipient
 from bot.db import session_scope
-from bot.models import CardCopy, CardState, Employee, Evidence, Outbox
+from bot.models import CardCopy, CardState, Evidence, Outbox
 from bot.pacing import Limit, pace_key, wait_until, window_counts
 from bot.services.evidence import photo_path
 from bot.services.images import media_path
-from bot.services.people import delivery_platform
+from bot.services.people import Reach, delivery_platform, reach_of
 from cards import Card, Message, message_from_dict
 
 if TYPE_CHECKING:
@@ -61,11 +61,18 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _is_card(message: Message | None) -> bool:
+    return isinstance(message, Card)
+
+
 class Delivery:
     """Delivers the outbox through the enabled adapters."""
 
     def __init__(self, state: BotState):
         self.state = state
+        # Kept across batches: starting threads for every batch showed in the delivery
+        # profile. Its idle threads end when this object is collected.
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- public --------------------------------------------------------------------------------
 
@@ -143,15 +150,7 @@ class Delivery:
         with session_scope(self.state.session_factory) as session:
             # Load the batch's people, identities and cards up front: a query per row was most
             # of the cost of a batch.
-            ids = {row.recipient_id for row in rows if row.recipient_id}
-            people = {
-                e.id: e
-                for e in session.scalars(
-                    select(Employee)
-                    .options(selectinload(Employee.identities))
-                    .where(Employee.id.in_(ids))
-                )
-            }
+            people = reach_of(session, {row.recipient_id for row in rows if row.recipient_id})
             card_keys = {row.card_key for row in rows if row.card_key}
             cards = {
                 c.key: c
@@ -198,7 +197,7 @@ class Delivery:
                     continue
             planned[plan.key] += 1
 
-    def _resolve(self, row: Outbox, people: dict[int, Employee]) -> tuple[str, Recipient]:
+    def _resolve(self, row: Outbox, people: dict[int, Reach]) -> tuple[str, Recipient]:
         enabled = set(self.state.adapters)
         if row.platform and row.target is not None:
             if row.platform not in enabled:
@@ -210,20 +209,19 @@ class Delivery:
                 chat_id=target.get("chat_id"),
                 reply_to=target,
             )
-        employee = people.get(row.recipient_id) if row.recipient_id else None
-        if employee is None:
+        reach = people.get(row.recipient_id) if row.recipient_id else None
+        if reach is None:
             raise DeliveryError("no recipient", retryable=False)
         if row.platform:
-            ids = {i.platform: i.external_id for i in employee.identities}
-            user_id = employee.employee_no if row.platform == "local" else ids.get(row.platform)
+            user_id = reach.employee_no if row.platform == "local" else reach.ids.get(row.platform)
             if row.platform in enabled and user_id:
-                return row.platform, Recipient(employee_id=employee.id, user_id=user_id)
-        choice = delivery_platform(employee, enabled)
+                return row.platform, Recipient(employee_id=reach.employee_id, user_id=user_id)
+        choice = delivery_platform(reach, enabled)
         if choice is None:
             raise DeliveryError(
-                f"employee {employee.id} has no reachable platform", retryable=False
+                f"employee {reach.employee_id} has no reachable platform", retryable=False
             )
-        return choice[0], Recipient(employee_id=employee.id, user_id=choice[1])
+        return choice[0], Recipient(employee_id=reach.employee_id, user_id=choice[1])
 
     # -- send ----------------------------------------------------------------------------------
 
@@ -235,8 +233,9 @@ class Delivery:
             for group in groups.values():
                 self._send_group(group)
             return
-        with ThreadPoolExecutor(min(THREADS, len(groups)), thread_name_prefix="outbox") as pool:
-            list(pool.map(self._send_group, groups.values()))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="outbox")
+        list(self._pool.map(self._send_group, groups.values()))
 
     def _send_group(self, plans: list[Plan]) -> None:
         """Send one recipient's messages in order; a failure holds back the rest of the group."""
@@ -266,10 +265,36 @@ class Delivery:
 
     def _record(self, plans: list[Plan]) -> None:
         now = self.state.clock.now()
+        # Plain sends, the bulk of a batch, are one executemany UPDATE by primary key; the rest
+        # (cards, deferrals, failures) are loaded together and changed as objects.
+        plain, others = [], []
+        for p in plans:
+            simple = p.sent_at is not None and not (p.card_key and _is_card(p.message))
+            (plain if simple else others).append(p)
         with session_scope(self.state.session_factory) as session:
-            for plan in plans:
-                row = session.get(Outbox, plan.row_id)
-                assert row is not None
+            if plain:
+                session.execute(
+                    update(Outbox),
+                    [
+                        {
+                            "id": p.row_id,
+                            "state": "sent",
+                            "sent_at": p.sent_at,
+                            "last_error": None,
+                            "platform": p.platform,
+                            "pace_key": p.key,
+                        }
+                        for p in plain
+                    ],
+                )
+            ids = [p.row_id for p in others]
+            rows = (
+                {r.id: r for r in session.scalars(select(Outbox).where(Outbox.id.in_(ids)))}
+                if ids
+                else {}
+            )
+            for plan in others:
+                row = rows[plan.row_id]
                 if plan.sent_at is not None:
                     self._record_sent(session, row, plan)
                 elif plan.defer_until is not None:
@@ -282,7 +307,7 @@ class Delivery:
     def _record_sent(self, session: Session, row: Outbox, plan: Plan) -> None:
         row.state, row.sent_at, row.last_error = "sent", plan.sent_at, None
         row.platform, row.pace_key = plan.platform, plan.key
-        if not (plan.card_key and isinstance(plan.message, Card)):
+        if not (plan.card_key and _is_card(plan.message)):
             return
         assert plan.recipient is not None and plan.sent_at is not None
         version = plan.version or 1

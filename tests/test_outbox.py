@@ -11,7 +11,7 @@ from bot.cli import cli
 from bot.delivery import MAX_ATTEMPTS, backoff
 from bot.models import Identity, Outbox
 from bot.services.outbox import enqueue
-from bot.services.people import delivery_platform
+from bot.services.people import delivery_platform, reach_of
 from cards import Text
 from tests.factories import make_employee
 
@@ -50,7 +50,7 @@ def _person(session, **ids):
 )
 def test_delivery_platform_choice(session, ids, enabled, expected):
     employee = _person(session, **ids)
-    assert delivery_platform(employee, enabled) == expected
+    assert delivery_platform(reach_of(session, [employee.id])[employee.id], enabled) == expected
 
 
 def test_unreachable_message_is_dead_lettered_and_listed(
