@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # the acknowledgement p99 past the platforms' comfort (bench/callbacks.py).
 _FILE_LOCKS: dict[str, threading.RLock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
+# How each SQLite engine opens a transaction on a raw DBAPI connection (see begin_sqlite).
+_SQLITE_BEGIN: weakref.WeakKeyDictionary[Engine, Callable[[Any], None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class _LockingConnection(sqlite3.Connection):
@@ -100,6 +106,36 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@contextmanager
+def dbapi_transaction(engine: Engine) -> Iterator[Any]:
+    """A DBAPI cursor inside one transaction, committed on success, for the rare statement
+    whose SQLAlchemy execution overhead matters (the callback acknowledgement's insert).
+
+    On SQLite it takes the same file lock and BEGIN IMMEDIATE as every other transaction.
+    """
+    raw = engine.raw_connection()
+    error = engine.dialect.loaded_dbapi.Error
+    try:
+        dbapi_conn = raw.driver_connection
+        begin = _SQLITE_BEGIN.get(engine)
+        if begin is not None:
+            begin(dbapi_conn)
+        cursor = dbapi_conn.cursor()
+        try:
+            yield cursor
+            dbapi_conn.commit()
+        except BaseException:
+            dbapi_conn.rollback()
+            raise
+        finally:
+            cursor.close()
+    except error as exc:
+        # Callers handle SQLAlchemy's exceptions, as for every other statement.
+        raise DBAPIError.instance(None, None, exc, error) from exc
+    finally:
+        raw.close()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

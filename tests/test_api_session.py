@@ -81,4 +81,4 @@ def test_connection_is_reused(fake):
     for _ in range(3):
         http.post(f"{fake.url}/send", data=b"{}", timeout=5)
     pools = http.get_adapter(fake.url).poolmanager.pools
-    assert sum(pools[key].num_connections for key in pools.keys()) == 1
+    assert sum(pools[key].num_connections for key in pools.keys()) == 1  # noqa: SIM118 (urllib3 container)
