@@ -90,9 +90,7 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            dbapi_conn = conn.connection.dbapi_connection
+        def begin_sqlite(dbapi_conn: Any) -> None:
             if lock is not None:
                 lock.acquire()
                 dbapi_conn.bot_lock = lock
@@ -104,6 +102,11 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
                     dbapi_conn._release()
                 raise
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            begin_sqlite(conn.connection.dbapi_connection)
+
+        _SQLITE_BEGIN[engine] = begin_sqlite
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 

@@ -85,4 +85,6 @@ def accept_inbound(engine: Engine, event: Event) -> bool:
     }
     with dbapi_transaction(engine) as cursor:
         cursor.execute(sql, parameters(values))
-        return cursor.fetchone() is not None
+        # fetchall, not fetchone: a RETURNING statement left unfinished keeps SQLite's
+        # statement active, and COMMIT then meets SQLITE_BUSY and the busy handler's sleeps.
+        return bool(cursor.fetchall())

@@ -1,0 +1,72 @@
+"""The database plumbing under the callback path: the raw-cursor insert, its transaction and
+the SQLite write lock."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from bot.db import _file_lock, dbapi_transaction, make_engine, upgrade
+from bot.events import Event, EventKind
+from bot.models import InboundEvent
+
+
+def _event(key: str) -> Event:
+    return Event(
+        kind=EventKind.TEXT,
+        platform="wecom",
+        sender_id="u1",
+        dedupe_key=key,
+        text="积分",
+        received_at=datetime(2026, 11, 26, 8, 30, tzinfo=UTC),
+        reply_to={"user_id": "u1"},
+    )
+
+
+def test_raw_transaction_holds_the_sqlite_write_lock(tmp_path):
+    path = tmp_path / "bot.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    lock = _file_lock(str(path))
+    seen: list[bool] = []
+
+    def other_thread_tries() -> None:
+        got = lock.acquire(blocking=False)
+        seen.append(got)
+        if got:
+            lock.release()
+
+    with dbapi_transaction(engine) as cursor:
+        assert cursor.connection.in_transaction
+        probe = threading.Thread(target=other_thread_tries)
+        probe.start()
+        probe.join()
+    other_thread_tries()  # released after commit
+    assert seen == [False, True]
+    engine.dispose()
+
+
+def test_concurrent_deliveries_are_recorded_once_each(state):
+    """Four threads deliver 60 keys, each key twice: 60 rows, 60 first deliveries, no errors."""
+    from bot.services.inbound import accept_inbound
+
+    keys = [f"msg:{i}" for i in range(60)] * 2
+    with ThreadPoolExecutor(4) as pool:
+        fresh = list(pool.map(lambda k: accept_inbound(state.engine, _event(k)), keys))
+    assert sum(fresh) == 60
+    with state.engine.connect() as conn:
+        assert conn.scalar(select(func.count(InboundEvent.id))) == 60
+
+
+def test_raw_insert_writes_what_the_orm_reads(state, session):
+    from bot.services.inbound import accept_inbound
+
+    assert accept_inbound(state.engine, _event("msg:orm"))
+    row = session.scalars(select(InboundEvent)).one()
+    assert row.received_at == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+    assert row.state == "pending" and row.attempts == 0
+    assert Event.from_dict(row.payload) == _event("msg:orm")
