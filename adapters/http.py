@@ -36,7 +36,9 @@ def plain(status: int, body: str = "") -> Response:
 
 
 # What ApiSession.request handles itself; anything else goes through requests' full path.
-_LEAN_KEYS = frozenset({"params", "data", "headers", "files", "json", "timeout"})
+_LEAN_KEYS = frozenset(
+    {"params", "data", "headers", "files", "json", "timeout", "stream", "allow_redirects"}
+)
 
 
 class ApiSession(requests.Session):
@@ -45,10 +47,11 @@ class ApiSession(requests.Session):
     `Session.request` merges cookies, hooks, auth and the environment's proxy, netrc and CA
     settings on every call: about a third of the CPU of a send to a local fake (bench/
     callbacks.py, outbox rate). Here the environment is read once per scheme and host (so
-    HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE still apply), no cookies are kept, and POSTs
-    are not redirected. Streaming, redirects-by-request and anything else unusual take the
-    full path. Responses are ordinary `requests.Response` objects, so SDKs built on requests
-    (wechatpy) work unchanged.
+    HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE still apply) and no cookies are kept. A GET
+    answered with a redirect is asked again through the full path, which follows it; other
+    methods are not redirected. Streaming and any other option take the full path. Responses
+    are ordinary `requests.Response` objects, so SDKs built on requests (wechatpy) work
+    unchanged.
     """
 
     def __init__(self) -> None:
@@ -67,7 +70,12 @@ class ApiSession(requests.Session):
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, **kwargs: Any
     ) -> requests.Response:
-        if isinstance(method, bytes) or isinstance(url, bytes) or not set(kwargs) <= _LEAN_KEYS:
+        if (
+            isinstance(method, bytes)
+            or isinstance(url, bytes)
+            or not set(kwargs) <= _LEAN_KEYS
+            or kwargs.get("stream")
+        ):
             return super().request(method, url, **kwargs)
         headers = CaseInsensitiveDict(self.headers)
         if kwargs.get("headers"):
@@ -91,7 +99,9 @@ class ApiSession(requests.Session):
             cert=settings["cert"],
             proxies=settings["proxies"],
         )
-        if response.is_redirect and prepared.method in ("GET", "HEAD"):
+        follow = kwargs.get("allow_redirects", True)
+        if response.is_redirect and follow and prepared.method in ("GET", "HEAD"):
+            response.close()
             return super().request(method, url, **kwargs)
-        response.content  # noqa: B018  (read it all now: this returns the connection to the pool)
+        _ = response.content  # read it all now: this returns the connection to the pool
         return response

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import Pool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,10 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # the acknowledgement p99 past the platforms' comfort (bench/callbacks.py).
 _FILE_LOCKS: dict[str, threading.RLock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
-# How each SQLite engine opens a transaction on a raw DBAPI connection (see begin_sqlite).
-_SQLITE_BEGIN: weakref.WeakKeyDictionary[Engine, Callable[[Any], None]] = (
-    weakref.WeakKeyDictionary()
-)
+# How each SQLite engine opens a transaction on a raw DBAPI connection (see begin_sqlite), by
+# pool: an engine with execution options is another Engine object over the same pool.
+_SQLITE_BEGIN: weakref.WeakKeyDictionary[Pool, Callable[[Any], None]] = weakref.WeakKeyDictionary()
 
 
 class _LockingConnection(sqlite3.Connection):
@@ -106,7 +106,7 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             begin_sqlite(conn.connection.dbapi_connection)
 
-        _SQLITE_BEGIN[engine] = begin_sqlite
+        _SQLITE_BEGIN[engine.pool] = begin_sqlite
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -117,12 +117,15 @@ def dbapi_transaction(engine: Engine) -> Iterator[Any]:
     whose SQLAlchemy execution overhead matters (the callback acknowledgement's insert).
 
     On SQLite it takes the same file lock and BEGIN IMMEDIATE as every other transaction.
+    Driver errors, connecting included, come out as SQLAlchemy's exceptions, as they do for
+    every other statement; a lost connection is dropped from the pool.
     """
-    raw = engine.raw_connection()
     error = engine.dialect.loaded_dbapi.Error
+    raw = None
     try:
+        raw = engine.raw_connection()
         dbapi_conn = raw.driver_connection
-        begin = _SQLITE_BEGIN.get(engine)
+        begin = _SQLITE_BEGIN.get(engine.pool)
         if begin is not None:
             begin(dbapi_conn)
         cursor = dbapi_conn.cursor()
@@ -135,10 +138,15 @@ def dbapi_transaction(engine: Engine) -> Iterator[Any]:
         finally:
             cursor.close()
     except error as exc:
-        # Callers handle SQLAlchemy's exceptions, as for every other statement.
-        raise DBAPIError.instance(None, None, exc, error) from exc
+        lost = raw is not None and engine.dialect.is_disconnect(exc, raw.dbapi_connection, None)
+        if lost:
+            raw.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, error, dialect=engine.dialect, connection_invalidated=lost
+        ) from exc
     finally:
-        raw.close()
+        if raw is not None:
+            raw.close()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -70,8 +70,8 @@ class Delivery:
 
     def __init__(self, state: BotState):
         self.state = state
-        # Kept across batches: starting threads for every batch showed in the delivery
-        # profile. Its idle threads end when this object is collected.
+        # Kept across batches (starting threads for every batch showed in the delivery
+        # profile); close() ends its threads.
         self._pool: ThreadPoolExecutor | None = None
 
     # -- public --------------------------------------------------------------------------------
@@ -93,6 +93,12 @@ class Delivery:
             if row.kind == "update":
                 delivered += self._update(row)
         return delivered
+
+    def close(self) -> None:
+        """End the send threads (the worker stops)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def media_loader(self, ref: str) -> MediaPayload | None:
         """Load a card image for adapters that upload it: `evidence:ID` (a claim photo) or
@@ -235,7 +241,10 @@ class Delivery:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="outbox")
-        list(self._pool.map(self._send_group, groups.values()))
+        futures = [self._pool.submit(self._send_group, group) for group in groups.values()]
+        wait(futures)  # every group finishes before the batch is recorded, even if one raised
+        for future in futures:
+            future.result()
 
     def _send_group(self, plans: list[Plan]) -> None:
         """Send one recipient's messages in order; a failure holds back the rest of the group."""

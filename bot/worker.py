@@ -197,3 +197,4 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.delivery.close()

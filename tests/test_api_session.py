@@ -54,18 +54,24 @@ def test_environment_proxy_applies_and_no_proxy_is_respected(fake, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", fake.url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    resp = ApiSession().get("http://qyapi.example.invalid/cgi-bin/gettoken", timeout=5)
-    assert resp.json() == {"access_token": "T"}
-    assert len(fake.calls("/cgi-bin/gettoken")) == 1
+    url = "http://qyapi.example.invalid/cgi-bin/gettoken"
+    # request(), as wechatpy calls it: Session.get() would add allow_redirects and the lean
+    # path would still be taken, but this is the exact call shape the SDK uses.
+    http = ApiSession()
+    assert http.request("GET", url, params={"corpid": "c"}, timeout=5).json() == {
+        "access_token": "T"
+    }
+    assert http.request("GET", url, timeout=5).status_code == 200  # cached settings
+    assert len(fake.calls("/cgi-bin/gettoken")) == 2
 
     monkeypatch.setenv("NO_PROXY", "example.invalid")
     with pytest.raises(requests.ConnectionError):
-        ApiSession().get("http://qyapi.example.invalid/cgi-bin/gettoken", timeout=5)
-    assert len(fake.calls("/cgi-bin/gettoken")) == 1
+        ApiSession().request("GET", url, timeout=5)
+    assert len(fake.calls("/cgi-bin/gettoken")) == 2
 
 
 def test_get_follows_a_redirect_and_stream_takes_the_full_path(fake):
-    fake.route("GET", "/old", lambda rec: Reply(302, raw=b"", headers={"Location": "/new"}))
+    fake.route("GET", "/old", lambda rec: Reply(302, raw=b"moved", headers={"Location": "/new"}))
     fake.route(
         "GET", "/new", lambda rec: Reply(raw=b"bytes", headers={"Content-Type": "image/png"})
     )
@@ -80,5 +86,10 @@ def test_connection_is_reused(fake):
     http = ApiSession()
     for _ in range(3):
         http.post(f"{fake.url}/send", data=b"{}", timeout=5)
-    pools = http.get_adapter(fake.url).poolmanager.pools
-    assert sum(pools[key].num_connections for key in pools.keys()) == 1  # noqa: SIM118 (urllib3 container)
+    assert _connections(http, fake.url) == 1
+
+
+def _connections(http: ApiSession, url: str) -> int:
+    """Connections the session's pools have opened so far."""
+    pools = http.get_adapter(url).poolmanager.pools
+    return sum(pools[key].num_connections for key in pools.keys())  # noqa: SIM118 (urllib3 container)

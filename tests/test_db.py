@@ -7,7 +7,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.db import _file_lock, dbapi_transaction, make_engine, upgrade
 from bot.events import Event, EventKind
@@ -48,6 +50,30 @@ def test_raw_transaction_holds_the_sqlite_write_lock(tmp_path):
     other_thread_tries()  # released after commit
     assert seen == [False, True]
     engine.dispose()
+
+
+def test_raw_transaction_on_an_engine_with_options_takes_the_lock_too(tmp_path):
+    path = tmp_path / "bot.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url).execution_options(logging_token="callbacks")
+    seen: list[bool] = []
+    with dbapi_transaction(engine) as cursor:
+        assert cursor.connection.in_transaction
+        probe = threading.Thread(target=lambda: seen.append(_file_lock(str(path)).acquire(False)))
+        probe.start()
+        probe.join()
+    assert seen == [False]
+
+
+def test_connect_failure_is_a_sqlalchemy_error(tmp_path):
+    """Feishu's route answers 503 on SQLAlchemy errors; a database that cannot even be opened
+    (here: the path is a directory) must surface as one, not as the driver's own error."""
+    from bot.services.inbound import accept_inbound
+
+    engine = make_engine(f"sqlite:///{tmp_path}")
+    with pytest.raises(OperationalError):
+        accept_inbound(engine, _event("msg:1"))
 
 
 def test_concurrent_deliveries_are_recorded_once_each(state):

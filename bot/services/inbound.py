@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine
+from sqlalchemy import Dialect, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,14 +29,14 @@ def _statement(dialect: str) -> Any:
     )
 
 
-def record_inbound(session: Session | Connection, event: Event) -> int | None:
+def record_inbound(session: Session, event: Event) -> int | None:
     """Persist an Event under its dedupe key; return its row id, or None when the key was seen
     before (a platform retry or a concurrent duplicate).
 
     One INSERT … ON CONFLICT DO NOTHING: this runs inside the platform's acknowledgement
     deadline, so it is a single round trip with no savepoint.
     """
-    connection = session.connection() if isinstance(session, Session) else session
+    connection = session.connection()
     params = {
         "platform": event.platform,
         "dedupe_key": event.dedupe_key[:200],
@@ -59,6 +59,10 @@ def _driver_insert(dialect: Dialect) -> tuple[str, Callable[[dict[str, Any]], An
     types = {key: _TABLE.c[key].type.dialect_impl(dialect) for key in _COLUMNS}
     processors = [(key, types[key].bind_processor(dialect)) for key in _COLUMNS]
     names = list(compiled.positiontup or [])
+    # Every parameter must be one of ours: a column given a Python-side default later would
+    # otherwise fail here, inside the callback, instead of at the first test run.
+    if set(compiled.params) != set(_COLUMNS):
+        raise RuntimeError(f"inbound insert binds {sorted(compiled.params)}, expected {_COLUMNS}")
 
     def parameters(values: dict[str, Any]) -> Any:
         bound = {key: fn(values[key]) if fn else values[key] for key, fn in processors}
