@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.db import _file_lock, dbapi_transaction, make_engine, upgrade
 from bot.events import Event, EventKind
@@ -74,6 +74,72 @@ def test_connect_failure_is_a_sqlalchemy_error(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}")
     with pytest.raises(OperationalError):
         accept_inbound(engine, _event("msg:1"))
+
+
+def test_callbacks_arriving_together_share_one_transaction(tmp_path):
+    from bot.services import inbound
+
+    path = tmp_path / "bot.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    statements: list[str] = []
+
+    @event.listens_for(engine, "connect")
+    def _trace(dbapi_conn, _record):
+        dbapi_conn.set_trace_callback(statements.append)
+
+    group = inbound._group_for(engine)
+    results: list[tuple[str, bool]] = []
+
+    def deliver(key: str) -> None:
+        results.append((key, inbound.accept_inbound(engine, _event(key))))
+
+    lock = _file_lock(str(path))
+    lock.acquire()  # someone else is writing: the first callback waits at BEGIN
+    try:
+        first = threading.Thread(target=deliver, args=("msg:a",))
+        first.start()
+        with group._mutex:  # the first caller leads a group of one
+            assert group._mutex.wait_for(lambda: group._leading and not group._queue, 10)
+        later = [threading.Thread(target=deliver, args=(k,)) for k in ("msg:b", "msg:c", "msg:b")]
+        for thread in later:
+            thread.start()
+        with group._mutex:  # three more queue behind it
+            assert group._mutex.wait_for(lambda: len(group._queue) == 3, 10)
+    finally:
+        lock.release()
+    for thread in [first, *later]:
+        thread.join()
+    assert sorted(results) == [("msg:a", True), ("msg:b", False), ("msg:b", True), ("msg:c", True)]
+    assert statements.count("BEGIN IMMEDIATE") == 2 and statements.count("COMMIT") == 2
+    assert not group._leading and not group._queue
+    engine.dispose()
+
+
+def test_a_failed_group_fails_every_caller_in_it(state, session):
+    """Nobody is told 'recorded' when the transaction rolled back."""
+    from bot.services.inbound import accept_inbound
+
+    session.execute(text("ALTER TABLE inbound_events RENAME TO inbound_events_away"))
+    session.commit()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(
+                pool.map(lambda k: _outcome(accept_inbound, state.engine, k), ["a", "b", "c"])
+            )
+    finally:
+        session.execute(text("ALTER TABLE inbound_events_away RENAME TO inbound_events"))
+        session.commit()
+    assert outcomes == ["error"] * 3
+    assert accept_inbound(state.engine, _event("a")) is True
+
+
+def _outcome(accept, engine, key: str) -> str:
+    try:
+        return "fresh" if accept(engine, _event(key)) else "seen"
+    except SQLAlchemyError:
+        return "error"
 
 
 def test_concurrent_deliveries_are_recorded_once_each(state):
