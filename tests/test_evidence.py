@@ -420,6 +420,38 @@ def test_different_photo_is_not_flagged(session: Session, media: Path) -> None:
     assert find_duplicate_claim(session, other) is None
 
 
+def _plain(colour: tuple[int, int, int], seed: int) -> bytes:
+    """A nearly uniform photo (covered lens, blank wall) with a little sensor noise."""
+    rnd = random.Random(seed)
+    img = Image.new("RGB", (640, 480), colour)
+    pixels = img.load()
+    for _ in range(3000):
+        x, y = rnd.randrange(640), rnd.randrange(480)
+        pixels[x, y] = tuple(max(0, min(255, c + rnd.randrange(-3, 4))) for c in colour)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_two_different_plain_photos_are_not_taken_for_each_other(
+    session: Session, media: Path
+) -> None:
+    # Every plain picture has the same perceptual hash; without the detail check the second
+    # worker's dark photo was refused as the first worker's.
+    first_worker, second_worker = make_employee(session), make_employee(session)
+    dark = store_photo(session, media, first_worker, _plain((10, 10, 12), 1), source="x", now=NOW)
+    make_claim(session, employee=first_worker, evidence=dark)
+
+    white = _plain((240, 240, 235), 2)
+    other = store_photo(session, media, second_worker, white, source="x", now=NOW)
+
+    assert dark.phash == other.phash == ""
+    assert find_duplicate_claim(session, other) is None
+    # The very same plain photo sent again is still caught, byte for byte.
+    again = store_photo(session, media, second_worker, _plain((10, 10, 12), 1), source="x", now=NOW)
+    assert find_duplicate_claim(session, again) is not None
+
+
 @pytest.mark.parametrize("claim_state", [ClaimState.REJECTED, ClaimState.WITHDRAWN], ids=str)
 def test_photo_of_a_rejected_or_withdrawn_claim_is_not_flagged(
     session: Session, media: Path, claim_state: str

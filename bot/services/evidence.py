@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import imagehash
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageStat
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,10 @@ from bot.models import Claim, ClaimState, Employee, Evidence
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 PHASH_DISTANCE = 6
+# Below this grey-level spread (on a 64×64 thumbnail) a photo has too little detail for a
+# perceptual hash: every plain or dark picture (covered lens, blank wall) hashes the same, so
+# one worker's would be taken for another's. Those photos are matched only byte for byte.
+MIN_DETAIL_STDDEV = 4.0
 
 PHOTO_TOO_LARGE = "照片超过 10 MB，请压缩后重新发送。"
 PHOTO_NOT_IMAGE = "收到的文件不是图片，请发送照片。"
@@ -243,7 +247,7 @@ def _sanitize(data: bytes, fmt: str) -> tuple[_Clean, datetime | None, str]:
         options["quality"] = WEBP_QUALITY
     buf = io.BytesIO()
     out.save(buf, format=stored_format, **options)
-    phash = str(imagehash.phash(out))
+    phash = str(imagehash.phash(out)) if _has_detail(out) else ""
     taken_at = None if taken_local is None else taken_local.replace(tzinfo=EXIF_TZ).astimezone(UTC)
     return _Clean(buf.getvalue(), out.width, out.height), taken_at, phash
 
@@ -286,6 +290,12 @@ def _parse_exif_datetime(raw: object) -> datetime | None:
         return None
     # Cameras with an unset clock write 1970 or the all-zero date (which strptime refuses).
     return parsed if parsed.year >= 1980 else None
+
+
+def _has_detail(img: Image.Image) -> bool:
+    """True when the picture has enough contrast for its perceptual hash to mean something."""
+    grey = img.convert("L").resize((64, 64), Image.Resampling.BILINEAR)
+    return ImageStat.Stat(grey).stddev[0] >= MIN_DETAIL_STDDEV
 
 
 def _phash_int(value: str | None) -> int | None:
