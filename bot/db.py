@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import Pool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,15 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # the acknowledgement p99 past the platforms' comfort (bench/callbacks.py).
 _FILE_LOCKS: dict[str, threading.RLock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
-# How each SQLite engine opens a transaction on a raw DBAPI connection (see begin_sqlite), by
-# pool: an engine with execution options is another Engine object over the same pool.
-_SQLITE_BEGIN: weakref.WeakKeyDictionary[Pool, Callable[[Any], None]] = weakref.WeakKeyDictionary()
 
 
 class _LockingConnection(sqlite3.Connection):
     """A pysqlite connection that releases its file's write lock when its transaction ends."""
 
     bot_lock: threading.RLock | None = None
+    # How this connection opens a write transaction (the engine's begin hook, for raw use).
+    bot_begin: Callable[[Any], None] | None = None
 
     def _release(self) -> None:
         lock, self.bot_lock = self.bot_lock, None
@@ -89,6 +86,8 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            if isinstance(dbapi_conn, _LockingConnection):
+                dbapi_conn.bot_begin = begin_sqlite
 
         def begin_sqlite(dbapi_conn: Any) -> None:
             if lock is not None:
@@ -106,7 +105,6 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             begin_sqlite(conn.connection.dbapi_connection)
 
-        _SQLITE_BEGIN[engine.pool] = begin_sqlite
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -125,9 +123,11 @@ def dbapi_transaction(engine: Engine) -> Iterator[Any]:
     try:
         raw = engine.raw_connection()
         dbapi_conn = raw.driver_connection
-        begin = _SQLITE_BEGIN.get(engine.pool)
+        begin = getattr(dbapi_conn, "bot_begin", None)
         if begin is not None:
             begin(dbapi_conn)
+        elif engine.dialect.name == "sqlite":
+            dbapi_conn.execute("BEGIN")  # an in-memory database: no file lock to take
         cursor = dbapi_conn.cursor()
         try:
             yield cursor

@@ -42,14 +42,15 @@ def test_raw_transaction_holds_the_sqlite_write_lock(tmp_path):
         if got:
             lock.release()
 
-    with dbapi_transaction(engine) as cursor:
-        assert cursor.connection.in_transaction
-        probe = threading.Thread(target=other_thread_tries)
-        probe.start()
-        probe.join()
-    other_thread_tries()  # released after commit
-    assert seen == [False, True]
-    engine.dispose()
+    for _ in range(2):  # and again on a new connection after the pool is replaced
+        with dbapi_transaction(engine) as cursor:
+            assert cursor.connection.in_transaction
+            probe = threading.Thread(target=other_thread_tries)
+            probe.start()
+            probe.join()
+        other_thread_tries()  # released after commit
+        engine.dispose()
+    assert seen == [False, True, False, True]
 
 
 def test_raw_transaction_on_an_engine_with_options_takes_the_lock_too(tmp_path):
@@ -115,6 +116,79 @@ def test_callbacks_arriving_together_share_one_transaction(tmp_path):
     assert statements.count("BEGIN IMMEDIATE") == 2 and statements.count("COMMIT") == 2
     assert not group._leading and not group._queue
     engine.dispose()
+
+
+def test_one_bad_row_fails_only_its_own_caller(tmp_path):
+    """A group that rolls back is written again row by row: the callers grouped with a bad
+    row by chance are recorded, and only the bad row's caller gets an error."""
+    from bot.services import inbound
+
+    path = tmp_path / "bot.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER poison BEFORE INSERT ON inbound_events"
+            " WHEN NEW.dedupe_key = 'msg:bad' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    group = inbound._group_for(engine)
+    outcomes: dict[str, str] = {}
+    lock = _file_lock(str(path))
+    lock.acquire()
+    try:
+        first = threading.Thread(target=_record_outcome, args=(engine, "msg:first", outcomes))
+        first.start()
+        with group._mutex:
+            assert group._mutex.wait_for(lambda: group._leading and not group._queue, 10)
+        later = [
+            threading.Thread(target=_record_outcome, args=(engine, key, outcomes))
+            for key in ("msg:a", "msg:bad", "msg:c")
+        ]
+        for thread in later:
+            thread.start()
+        with group._mutex:
+            assert group._mutex.wait_for(lambda: len(group._queue) == 3, 10)
+    finally:
+        lock.release()
+    for thread in [first, *later]:
+        thread.join()
+    assert outcomes == {
+        "msg:first": "fresh",
+        "msg:a": "fresh",
+        "msg:bad": "error",
+        "msg:c": "fresh",
+    }
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count(InboundEvent.id))) == 3
+    engine.dispose()
+
+
+def _record_outcome(engine, key: str, outcomes: dict[str, str]) -> None:
+    from bot.services.inbound import accept_inbound
+
+    outcomes[key] = _outcome(accept_inbound, engine, key)
+
+
+def test_an_interrupted_caller_passes_on_the_lead():
+    """A caller that leaves while queued (an exception raised into its thread) must not leave
+    the group without a leader: every later caller would wait for ever."""
+    from bot.services.inbound import _GroupCommit, _Pending
+
+    group = _GroupCommit()
+    promoted, behind = _Pending(("a",)), _Pending(("b",))
+    group._leading, group._queue = True, [promoted, behind]
+    promoted.lead = True
+    group._abandon(promoted, lead=False)
+    assert group._queue == [behind] and behind.lead and behind.done.is_set()
+
+    group._abandon(behind, lead=True)
+    assert group._queue == [] and not group._leading
+
+    waiting = _Pending(("c",))  # an ordinary follower just leaves
+    group._leading, group._queue = True, [waiting]
+    group._abandon(waiting, lead=False)
+    assert group._queue == [] and group._leading
 
 
 def test_a_failed_group_fails_every_caller_in_it(state, session):

@@ -86,14 +86,26 @@ class _Pending:
     error: BaseException | None = None
 
 
+def _insert_one(engine: Engine, sql: str, parameters: Any) -> bool:
+    with dbapi_transaction(engine) as cursor:
+        cursor.execute(sql, parameters)
+        # fetchall, not fetchone: a RETURNING statement left unfinished keeps SQLite's
+        # statement active, and COMMIT then meets SQLITE_BUSY.
+        return bool(cursor.fetchall())
+
+
 class _GroupCommit:
-    """Callbacks arriving together share one transaction (group commit).
+    """SQLite callbacks arriving together share one transaction (group commit).
 
     The first caller leads: it writes every insert queued so far in one transaction. Callers
     arriving meanwhile wait; when the leader is done it wakes the first of those still queued
     to lead the next group. A caller alone writes its own row at once; under a burst (a shift
     starting, everyone asking for 积分) BEGIN, COMMIT and the SQLite write lock are paid once
-    per group instead of once per callback. Nobody answers before their row is committed.
+    per group instead of once per callback. Nobody answers before their row is committed, and
+    a group that fails is written again row by row, so each caller gets its own outcome.
+
+    Only for SQLite, whose writers queue on one file lock anyway; PostgreSQL runs concurrent
+    transactions itself, and grouping there would serialize them on one connection.
     """
 
     def __init__(self) -> None:
@@ -109,39 +121,72 @@ class _GroupCommit:
             lead = not self._leading
             self._leading = True
             self._mutex.notify_all()
-        if not lead:
-            mine.done.wait()
-            lead = mine.lead
-        if lead:
-            self._write_group(engine, sql)
+        try:
+            if not lead:
+                mine.done.wait()
+                lead = mine.lead
+            if lead:
+                self._write_group(engine, sql)
+        except BaseException:
+            self._abandon(mine, lead)
+            raise
         if mine.error is not None:
             raise mine.error
         return mine.fresh
 
     def _write_group(self, engine: Engine, sql: str) -> None:
-        with self._mutex:
-            group, self._queue = self._queue, []
-            self._mutex.notify_all()
+        group: list[_Pending] = []
+        try:
+            with self._mutex:
+                group, self._queue = self._queue, []
+                self._mutex.notify_all()
+            self._write(engine, sql, group)
+        except BaseException:
+            for item in group:  # interrupted mid-write: nobody may be told their row is in
+                item.fresh, item.error = False, RuntimeError("inbound write interrupted")
+            raise
+        finally:
+            with self._mutex:
+                self._hand_over()
+            for item in group:
+                item.done.set()
+
+    @staticmethod
+    def _write(engine: Engine, sql: str, group: list[_Pending]) -> None:
         try:
             with dbapi_transaction(engine) as cursor:
                 for item in group:
                     cursor.execute(sql, item.parameters)
-                    # fetchall, not fetchone: a RETURNING statement left unfinished keeps
-                    # SQLite's statement active, and COMMIT then meets SQLITE_BUSY.
                     item.fresh = bool(cursor.fetchall())
-        except BaseException as exc:
-            for item in group:  # rolled back: nobody's row is in
-                item.error, item.fresh = exc, False
-        finally:
-            with self._mutex:
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.lead = True
-                    successor.done.set()
-                else:
-                    self._leading = False
-            for item in group:
-                item.done.set()
+            return
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].fresh, group[0].error = False, exc
+                return
+        # Rolled back. One bad row must not fail the callers grouped with it by chance.
+        for item in group:
+            try:
+                item.fresh, item.error = _insert_one(engine, sql, item.parameters), None
+            except Exception as exc:
+                item.fresh, item.error = False, exc
+
+    def _hand_over(self) -> None:
+        """With the mutex held: wake the next queued caller to lead, or stop leading."""
+        if self._queue:
+            successor = self._queue[0]
+            successor.lead = True
+            successor.done.set()
+        else:
+            self._leading = False
+
+    def _abandon(self, mine: _Pending, lead: bool) -> None:
+        """A caller interrupted while still queued leaves, passing on the lead if it had it."""
+        with self._mutex:
+            if any(item is mine for item in self._queue):
+                self._queue = [item for item in self._queue if item is not mine]
+                if lead or mine.lead:
+                    self._hand_over()
+                self._mutex.notify_all()
 
 
 _GROUPS: weakref.WeakKeyDictionary[Pool, _GroupCommit] = weakref.WeakKeyDictionary()
@@ -161,16 +206,20 @@ def accept_inbound(engine: Engine, event: Event) -> bool:
 
     The callback routes' common case, so it runs the insert compiled once straight on the
     DBAPI cursor (SQLAlchemy's per-statement execution was the larger part of the bot's own
-    time per callback, bench/callbacks.py), with values through the same column types, and
-    concurrent callbacks share a transaction (_GroupCommit).
+    time per callback, bench/callbacks.py), with values through the same column types. On
+    SQLite, concurrent callbacks share a transaction (_GroupCommit).
     """
     sql, parameters = _driver_insert(engine.dialect)
     values = {
         "platform": event.platform,
-        "dedupe_key": event.dedupe_key[:200],
+        # A lone surrogate (a JSON "\\ud800" escape in an event id) cannot be stored as UTF-8.
+        "dedupe_key": event.dedupe_key[:200].encode("utf-8", "replace").decode("utf-8"),
         "payload": event.to_dict(),
         "state": "pending",
         "attempts": 0,
         "received_at": event.received_at,
     }
-    return _group_for(engine).insert(engine, sql, parameters(values))
+    bound = parameters(values)
+    if engine.dialect.name == "sqlite":
+        return _group_for(engine).insert(engine, sql, bound)
+    return _insert_one(engine, sql, bound)
