@@ -328,6 +328,36 @@ def test_server_error_then_ok_delivers_once_after_backoff(
     assert row.state == "sent"
 
 
+def test_approval_card_whose_answer_is_lost_reaches_the_supervisor_once(
+    client, clock, session, fake, team, drain
+):
+    boss, worker, _ = team
+
+    def card_to_boss(rec):
+        return json.loads(rec.json()["singleChatReceiver"]).get("userId") == BOSS
+
+    fake.server.lose_answers("POST", CARD_SEND, when=card_to_boss)
+    assert send_photo(client, clock, fake, WORKER).status_code == 200
+    drain()
+    click(client, clock, last_card(fake, WORKER, PICK_TITLE), "A01", WORKER)
+    drain()
+    row = session.scalars(select(Outbox).where(Outbox.recipient_id == boss.id)).one()
+    assert row.state == "pending" and "ConnectionError" in row.last_error
+    clock.advance(minutes=5)
+    drain()
+    session.refresh(row)
+    assert row.state == "sent" and row.attempts == 2
+    # Sent twice under one outTrackId: DingTalk keeps the first card and ignores the repeat.
+    sends = [c.json() for c in fake.server.calls(CARD_SEND) if card_to_boss(c)]
+    assert len(sends) == 2 and sends[0]["cardBizId"] == sends[1]["cardBizId"]
+    (approval,) = fake.cards_to(BOSS)
+    assert click(client, clock, approval, "通过", BOSS).status_code == 200
+    drain()
+    assert balance(session, worker.id) == 20
+    (update,) = fake.card_updates(approval["cardBizId"])
+    assert any(t.startswith("已通过") for t in card_texts(update))
+
+
 def test_retryable_and_permanent_errors(client, clock, session, fake, team, drain):
     outcomes = {}
     for status in (429, 503, 400, 403):

@@ -361,6 +361,35 @@ def test_server_error_is_retried_with_backoff(feishu, fake, session, clock, drai
     assert session.scalars(select(Outbox)).one().state == "sent"
 
 
+def test_approval_card_whose_answer_is_lost_reaches_the_supervisor_once(
+    feishu, fake, session, clock, drain, team
+):
+    boss, worker, _ = team
+
+    def card_to_boss(rec) -> bool:
+        return rec.json()["receive_id"] == BOSS
+
+    fake.server.lose_answers("POST", MESSAGES_PATH, when=card_to_boss)
+    send_photo(feishu, fake, WORKER)
+    drain()
+    feishu.press(WORKER, fake.last_card(WORKER, PICK_TITLE), "A01")
+    drain()
+    row = session.scalars(select(Outbox).where(Outbox.recipient_id == boss.id)).one()
+    assert row.state == "pending" and "ConnectionError" in row.last_error
+    clock.advance(minutes=5)
+    drain()
+    session.refresh(row)
+    assert row.state == "sent" and row.attempts == 2
+    # Sent twice with one uuid: Feishu answers the repeat with the first message.
+    sends = [c.json() for c in fake.calls(MESSAGES_PATH, "POST") if card_to_boss(c)]
+    assert len(sends) == 2 and sends[0]["uuid"] == sends[1]["uuid"] == f"ob{row.id}"
+    (card,) = fake.to(BOSS)
+    assert feishu.press(BOSS, card, "通过").json == CARD_ACK
+    drain()
+    assert balance(session, worker.id) == 20
+    assert card.current["body"]["elements"][-1]["content"].startswith("已通过")
+
+
 def test_permanent_error_is_not_retried(feishu, fake, session, clock, drain, team):
     fake.queue("POST", MESSAGES_PATH, Reply(400, {"code": 230002, "msg": "bot not in chat"}))
     feishu.text(WORKER, "积分")

@@ -263,6 +263,34 @@ def test_http_429_waits_as_told(wecom, fake, drain, clock, session, team):
     assert row.next_attempt_at - clock.now() == timedelta(seconds=120)
 
 
+def test_approval_card_whose_answer_is_lost_reaches_the_supervisor_once(
+    wecom, fake, drain, clock, session, team
+):
+    _, worker, _ = team
+
+    def card_to_boss(rec: Any) -> bool:
+        body = rec.json()
+        return body["touser"] == BOSS and body["msgtype"] == "template_card"
+
+    fake.server.lose_answers("POST", "/cgi-bin/message/send", when=card_to_boss)
+    claim = claim_by_photo(fake, wecom, drain, session)
+    row = session.scalars(select(Outbox).where(Outbox.recipient_id == team[0].id)).one()
+    assert row.state == "pending" and "ConnectionError" in row.last_error
+    clock.advance(minutes=5)
+    drain()
+    session.refresh(row)
+    assert row.state == "sent" and row.attempts == 2
+    # Photo and card went out twice; WeCom's duplicate check let each through once.
+    assert len(fake.calls("message/send")) >= 4
+    assert [m["msgtype"] for m in fake.sent(BOSS)] == ["image", "template_card"]
+    card = last_card(fake, BOSS, "待审核申领")
+    wecom.click(BOSS, card["task_id"], button_key(card, "通过"), "rc-approve")
+    drain()
+    session.refresh(claim)
+    assert claim.state == ClaimState.APPROVED and balance(session, worker.id) == 20
+    assert fake.updates()[-1]["response_code"] == "rc-approve"
+
+
 # -- the claim loop ------------------------------------------------------------------------------
 
 

@@ -35,7 +35,8 @@ class FakeDingtalk:
     """The far end: issues tokens, records sends, serves downloadable files.
 
     `fail(path, status, times)` makes the next calls on a path answer an error;
-    `expire_tokens()` makes every issued token invalid (the next call gets 401).
+    `expire_tokens()` makes every issued token invalid (the next call gets 401). A card created
+    again under the same id (cardBizId / outTrackId) is answered but not delivered again.
     """
 
     def __init__(self) -> None:
@@ -46,6 +47,7 @@ class FakeDingtalk:
         self._ids = itertools.count(1)
         self.files: dict[str, bytes] = {}
         self.delivered: list[tuple[str, dict[str, Any]]] = []  # (path, body) answered 200
+        self._created: set[str] = set()  # card ids already created (a repeat is a no-op)
         self.oapi_token = "oapitok1"
         r = self.server.route
         r("POST", ACCESS_TOKEN, self._access_token)
@@ -135,7 +137,14 @@ class FakeDingtalk:
             )
             if token not in self.valid_tokens:
                 return Reply(401, {"code": "InvalidAuthentication", "message": "token expired"})
-            self.delivered.append((path, rec.json()))
+            body = rec.json()
+            card_id = body.get("cardBizId") or body.get("outTrackId")
+            if path in (CARD_SEND, TEMPLATE_CREATE):
+                # "同一个outTrackId重复创建，卡片数据不覆盖更新": a second create changes nothing.
+                if card_id in self._created:
+                    return Reply(200, self._answer(path, rec))
+                self._created.add(card_id)
+            self.delivered.append((path, body))
             return Reply(200, self._answer(path, rec))
 
         return handle

@@ -43,13 +43,16 @@ Route = Callable[[Recorded], Reply]
 class FakeServer:
     """ThreadingHTTPServer on 127.0.0.1:0. Register routes as `server.route("POST", "/path", fn)`.
 
-    A route function may be replaced mid-test to simulate 500s, 429s or token expiry.
+    A route function may be replaced mid-test to simulate 500s, 429s or token expiry, and
+    `lose_answers` makes calls take effect while their answers never arrive (a read timeout or a
+    reset on the way back, the case that platform-side idempotency is for).
     """
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Route] = {}
         self.requests: list[Recorded] = []
         self.unknown: list[Recorded] = []
+        self._lost: list[list[Any]] = []  # [method, path, when, times left]
         self._lock = threading.Lock()
         fake = self
 
@@ -75,6 +78,11 @@ class FakeServer:
                     reply = Reply(404, {"error": "no such route in fake"})
                 else:
                     reply = route(rec)
+                if fake._take_loss(rec):
+                    # Done, but the answer never arrives: the client sees the connection close,
+                    # as after a read timeout or a reset on the way back.
+                    self.close_connection = True
+                    return
                 if reply.delay_event is not None:
                     reply.delay_event.wait(10)
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
@@ -110,6 +118,28 @@ class FakeServer:
         """Register or replace a route."""
         with self._lock:
             self.routes[(method, path)] = fn
+
+    def lose_answers(
+        self,
+        method: str,
+        path: str,
+        times: int = 1,
+        when: Callable[[Recorded], bool] | None = None,
+    ) -> None:
+        """The next `times` calls on `path` (that `when` accepts) take effect, but their
+        answers are lost: the platform acted, the bot cannot know it."""
+        with self._lock:
+            self._lost.append([method, path, when, times])
+
+    def _take_loss(self, rec: Recorded) -> bool:
+        with self._lock:
+            for loss in self._lost:
+                method, path, when, left = loss
+                mine = left and (method, path) == (rec.method, rec.path)
+                if mine and (when is None or when(rec)):
+                    loss[3] -= 1
+                    return True
+            return False
 
     def calls(self, path: str, method: str | None = None) -> list[Recorded]:
         """Requests received on `path`."""

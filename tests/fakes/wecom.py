@@ -1,8 +1,8 @@
 """A fake WeCom Open API (on tests/fakes/server.py) and inbound callbacks built as WeCom builds them.
 
 Outbound: `FakeWecom` serves gettoken, message/send, message/update_template_card, media/upload
-and media/get under /cgi-bin/, checks the access token on every call, and can answer a 5xx or an
-expired-token errcode once. Inbound: `WecomCallbacks` encrypts plaintext XML with PrpCrypto
+and media/get under /cgi-bin/, checks the access token on every call, drops a repeated send with
+`enable_duplicate_check`, and can answer a 5xx or an expired-token errcode once. Inbound: `WecomCallbacks` encrypts plaintext XML with PrpCrypto
 (AES-256-CBC, PKCS#7 to 32 bytes, CorpID as receiveid) and signs it (sha1 of the sorted
 [token, timestamp, nonce, encrypt]), then posts it to /wecom/callback.
 """
@@ -10,6 +10,7 @@ expired-token errcode once. Inbound: `WecomCallbacks` encrypts plaintext XML wit
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ class FakeWecom:
         self.valid_tokens: set[str] = set()
         self._failures: dict[str, list[Reply]] = {}
         self.uploads: dict[str, bytes] = {}
+        self._seen_sends: set[str] = set()  # bodies sent with enable_duplicate_check
         for method, name, fn in (
             ("GET", "gettoken", self._gettoken),
             ("POST", "message/send", self._send),
@@ -87,10 +89,11 @@ class FakeWecom:
         return self.server.calls(BASE + name)
 
     def sent(self, touser: str | None = None, msgtype: str | None = None) -> list[dict[str, Any]]:
-        """Accepted message/send bodies (token valid, no scripted failure), oldest first."""
+        """Delivered message/send bodies (token valid, no scripted failure, not dropped by the
+        duplicate check), oldest first."""
         out = []
         for rec in self.calls("message/send"):
-            if getattr(rec, "accepted", False):
+            if getattr(rec, "accepted", False) and not getattr(rec, "duplicate", False):
                 body = rec.json()
                 if (touser is None or body["touser"] == touser) and (
                     msgtype is None or body["msgtype"] == msgtype
@@ -149,6 +152,16 @@ class FakeWecom:
     def _send(self, rec: Recorded) -> Reply:
         body = rec.json()
         n = next(self._seq)
+        if body.get("enable_duplicate_check") == 1:
+            # "同样内容(请求json)的消息,不会重复收到" within duplicate_check_interval (every test
+            # is shorter than it). What WeCom answers is not documented: ok, no response_code.
+            content = json.dumps(body, sort_keys=True, ensure_ascii=False)
+            with self._lock:
+                duplicate = content in self._seen_sends
+                self._seen_sends.add(content)
+            if duplicate:
+                rec.duplicate = True  # type: ignore[attr-defined]
+                return Reply(200, {"errcode": 0, "errmsg": "ok", "msgid": f"msg-{n}"})
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "msgid": f"msg-{n}"}
         if body.get("msgtype") == "template_card":
             answer["response_code"] = f"rc-send-{n}"
