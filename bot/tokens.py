@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -24,6 +25,8 @@ class TokenCache:
         # A process-local copy saves a database round trip per API call; the platforms keep a
         # token valid until it expires even after another process has refreshed it.
         self._memo: dict[str, tuple[str, datetime]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     def _valid(self, session: Session, key: str) -> str | None:
         row = session.get(KeyValue, key, populate_existing=True)
@@ -34,34 +37,55 @@ class TokenCache:
         return None
 
     def get(self, key: str, fetch: Callable[[], tuple[str, int]]) -> str:
-        """Return a cached token, or call `fetch() -> (token, expires_in_seconds)` once across processes."""
+        """Return a cached token, or call `fetch() -> (token, expires_in_seconds)` once across
+        the process's threads (and, on PostgreSQL, across processes)."""
         memo = self._memo.get(key)
         if memo is not None and memo[1] - timedelta(seconds=self._early) > self._clock.now():
             return memo[0]
-        with session_scope(self._factory) as session:
-            token = self._valid(session, key)
+        token = self._read(key)
         if token is not None:
             return token
-        with session_scope(self._factory) as session:
-            if session.bind is not None and session.get_bind().dialect.name == "postgresql":
-                # Serialize refreshes across processes; SQLite's BEGIN IMMEDIATE already does.
-                session.execute(
-                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(key.encode())}
-                )
-            else:
-                session.execute(select(KeyValue.key).where(KeyValue.key == key))
-            token = self._valid(session, key)
+        with self._lock_for(key):
+            token = self._read(key)  # another thread may have refreshed it meanwhile
             if token is not None:
                 return token
+            if self._on_postgresql():
+                with session_scope(self._factory) as session:
+                    # Serialize refreshes across processes; other writers are not blocked.
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(key.encode())}
+                    )
+                    token = self._valid(session, key)
+                    if token is not None:
+                        return token
+                    return self._store(session, key, *fetch())
+            # SQLite: a transaction holds the file's write lock, and every callback waits for it;
+            # never across a network call. Processes sharing one file may each refresh once.
             value, expires_in = fetch()
-            expires_at = self._clock.now() + timedelta(seconds=int(expires_in))
-            self._memo[key] = (value, expires_at)
-            row = session.get(KeyValue, key)
-            if row is None:
-                session.add(KeyValue(key=key, value=value, expires_at=expires_at))
-            else:
-                row.value, row.expires_at = value, expires_at
-            return value
+            with session_scope(self._factory) as session:
+                return self._store(session, key, value, expires_in)
+
+    def _on_postgresql(self) -> bool:
+        with self._factory() as session:
+            return session.get_bind().dialect.name == "postgresql"
+
+    def _read(self, key: str) -> str | None:
+        with session_scope(self._factory) as session:
+            return self._valid(session, key)
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _store(self, session: Session, key: str, value: str, expires_in: int) -> str:
+        expires_at = self._clock.now() + timedelta(seconds=int(expires_in))
+        self._memo[key] = (value, expires_at)
+        row = session.get(KeyValue, key)
+        if row is None:
+            session.add(KeyValue(key=key, value=value, expires_at=expires_at))
+        else:
+            row.value, row.expires_at = value, expires_at
+        return value
 
     def invalidate(self, key: str) -> None:
         """Forget a token the platform rejected (expired early)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from bot.db import session_scope
+from bot.models import KeyValue
 from bot.tokens import TokenCache
 
 
@@ -49,3 +51,23 @@ def test_racing_callers_fetch_once(state):
     first.join(10)
     second.join(10)
     assert results == ["shared", "shared"] and len(calls) == 1
+
+
+def test_a_refresh_does_not_hold_up_other_writers(state, clock):
+    """Fetching a token is a network call; callbacks must still be able to write meanwhile."""
+    cache = TokenCache(state.session_factory, state.clock)
+    written = threading.Event()
+
+    def write_elsewhere() -> None:
+        with session_scope(state.session_factory) as session:
+            session.add(KeyValue(key="other", value="v", expires_at=clock.now()))
+        written.set()
+
+    def fetch() -> tuple[str, int]:
+        writer = threading.Thread(target=write_elsewhere, daemon=True)
+        writer.start()
+        writer.join(10)
+        return "tok", 7200
+
+    assert cache.get("k", fetch) == "tok"
+    assert written.is_set()
