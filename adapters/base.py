@@ -62,6 +62,9 @@ class Adapter(Protocol):
     ) -> SendResult:
         """Deliver one message. Raises DeliveryError."""
 
+    def send_cost(self, recipient: Recipient, message: Message) -> int:
+        """How many platform messages `send` takes for this message (pacing counts these)."""
+
     def update_card(
         self, external_ref: dict[str, Any], card: Card, *, media: MediaLoader
     ) -> dict[str, Any] | None:

@@ -43,6 +43,10 @@ class LocalAdapter:
 
     # -- outbound ------------------------------------------------------------------------------
 
+    def send_cost(self, recipient: Recipient, message: Message) -> int:
+        """One platform message per send."""
+        return 1
+
     def send(
         self, recipient: Recipient, message: Message, *, idempotency_key: str, media: MediaLoader
     ) -> SendResult:

@@ -32,7 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-LEASE = timedelta(seconds=60)
+# A leased row is another worker's only after LEASE. No send starts in the lease's last
+# SEND_MARGIN, which is longer than one send can take (token, upload and two calls, each with a
+# timeout), so a slow batch cannot have its rows sent a second time by another worker.
+LEASE = timedelta(minutes=5)
+SEND_MARGIN = timedelta(minutes=2)
 BATCH = 200
 THREADS = 8
 
@@ -42,17 +46,29 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
+def idempotency_key(row_id: int, created_at: datetime) -> str:
+    """The key a row is sent under (WeCom task_id, DingTalk outTrackId, Feishu uuid ≤ 50).
+
+    Retries of the row repeat it. The creation time keeps it unique beyond one database: a
+    new or second database counts ids from 1 again, and a key the platform has seen is
+    swallowed (DingTalk, Feishu) or refused (WeCom).
+    """
+    return f"ob{row_id}-{int(created_at.timestamp() * 1_000_000):x}"
+
+
 @dataclass
 class Plan:
     """One leased send row, resolved to a platform, recipient and rendered message."""
 
     row_id: int
+    idempotency_key: str = ""
     platform: str = ""
     recipient: Recipient | None = None
     message: Message | None = None
     card_key: str | None = None
     version: int | None = None
     key: str = ""
+    cost: int = 1  # platform messages the send takes (adapter.send_cost)
     # outcome
     result: dict[str, Any] | None = None
     error: DeliveryError | None = None
@@ -78,6 +94,7 @@ class Delivery:
 
     def deliver(self, limit: int = BATCH) -> int:
         """Deliver one batch of due rows; returns how many went out."""
+        start_by = self.state.clock.now() + LEASE - SEND_MARGIN
         rows = self._lease(limit)
         if not rows:
             return 0
@@ -85,7 +102,8 @@ class Delivery:
         delivered = 0
         if sends:
             plans = self._plan(sends)
-            self._send_all([p for p in plans if p.error is None and p.defer_until is None])
+            ready = [p for p in plans if p.error is None and p.defer_until is None]
+            self._send_all(ready, start_by)
             self._record(plans)
             delivered += sum(1 for p in plans if p.sent_at is not None)
         # Updates after this batch's sends, so fresh copies are known before they are updated.
@@ -152,7 +170,10 @@ class Delivery:
     def _plan(self, rows: list[Outbox]) -> list[Plan]:
         """Resolve each row's platform and recipient, apply pacing, render the message."""
         now = self.state.clock.now()
-        plans = [Plan(row.id, card_key=row.card_key) for row in rows]
+        plans = [
+            Plan(row.id, idempotency_key(row.id, row.created_at), card_key=row.card_key)
+            for row in rows
+        ]
         with session_scope(self.state.session_factory) as session:
             # Load the batch's people, identities and cards up front: a query per row was most
             # of the cost of a batch.
@@ -170,15 +191,13 @@ class Delivery:
                     continue
                 r = plan.recipient
                 plan.key = pace_key(plan.platform, r.user_id, r.chat_id, r.employee_id)
-            self._pace(session, [p for p in plans if p.error is None], now)
-            for row, plan in zip(rows, plans, strict=True):
-                if plan.error is not None or plan.defer_until is not None:
-                    continue
                 plan.message = message_from_dict(row.payload)
                 card_state = cards.get(row.card_key) if row.card_key else None
                 if card_state is not None:
                     plan.message = message_from_dict(card_state.payload)
                     plan.version = card_state.version
+                plan.cost = self.state.adapters[plan.platform].send_cost(r, plan.message)
+            self._pace(session, [p for p in plans if p.error is None], now)
         return plans
 
     def _limits(self, plan: Plan) -> tuple[Limit, ...]:
@@ -195,13 +214,15 @@ class Delivery:
         for plan in plans:
             limits = self._limits(plan)
             if any(
-                sent[lim.seconds].get(plan.key, 0) + planned[plan.key] >= lim.count
+                sent[lim.seconds].get(plan.key, 0) + planned[plan.key] + plan.cost > lim.count
                 for lim in limits
             ):
-                plan.defer_until = wait_until(session, plan.key, limits, now, planned[plan.key])
+                plan.defer_until = wait_until(
+                    session, plan.key, limits, now, planned[plan.key], plan.cost
+                )
                 if plan.defer_until is not None:
                     continue
-            planned[plan.key] += 1
+            planned[plan.key] += plan.cost
 
     def _resolve(self, row: Outbox, people: dict[int, Reach]) -> tuple[str, Recipient]:
         enabled = set(self.state.adapters)
@@ -231,31 +252,39 @@ class Delivery:
 
     # -- send ----------------------------------------------------------------------------------
 
-    def _send_all(self, plans: list[Plan]) -> None:
+    def _send_all(self, plans: list[Plan], start_by: datetime) -> None:
         groups: dict[str, list[Plan]] = defaultdict(list)
         for plan in plans:
             groups[plan.key].append(plan)
         if len(groups) <= 1:
             for group in groups.values():
-                self._send_group(group)
+                self._send_group(group, start_by)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="outbox")
-        futures = [self._pool.submit(self._send_group, group) for group in groups.values()]
+        futures = [
+            self._pool.submit(self._send_group, group, start_by) for group in groups.values()
+        ]
         wait(futures)  # every group finishes before the batch is recorded, even if one raised
         for future in futures:
             future.result()
 
-    def _send_group(self, plans: list[Plan]) -> None:
-        """Send one recipient's messages in order; a failure holds back the rest of the group."""
+    def _send_group(self, plans: list[Plan], start_by: datetime) -> None:
+        """Send one recipient's messages in order; a failure holds back the rest of the group,
+        and so does a lease running out (the rest goes in the next batch)."""
         for i, plan in enumerate(plans):
+            now = self.state.clock.now()
+            if now >= start_by:
+                for later in plans[i:]:
+                    later.defer_until = now
+                return
             adapter = self.state.adapters[plan.platform]
             assert plan.recipient is not None and plan.message is not None
             try:
                 sent = adapter.send(
                     plan.recipient,
                     plan.message,
-                    idempotency_key=f"ob{plan.row_id}",
+                    idempotency_key=plan.idempotency_key,
                     media=self.media_loader,
                 )
             except DeliveryError as exc:
@@ -292,6 +321,7 @@ class Delivery:
                             "last_error": None,
                             "platform": p.platform,
                             "pace_key": p.key,
+                            "cost": p.cost,
                         }
                         for p in plain
                     ],
@@ -315,7 +345,7 @@ class Delivery:
 
     def _record_sent(self, session: Session, row: Outbox, plan: Plan) -> None:
         row.state, row.sent_at, row.last_error = "sent", plan.sent_at, None
-        row.platform, row.pace_key = plan.platform, plan.key
+        row.platform, row.pace_key, row.cost = plan.platform, plan.key, plan.cost
         if not (plan.card_key and _is_card(plan.message)):
             return
         assert plan.recipient is not None and plan.sent_at is not None

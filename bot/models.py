@@ -262,6 +262,8 @@ class InboundEvent(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[datetime] = mapped_column(index=True)
     processed_at: Mapped[datetime | None]
+    # pending: not before this (a retry's backoff); processing: the worker's lease ends here.
+    next_attempt_at: Mapped[datetime | None]
 
 
 class Outbox(Base):
@@ -286,6 +288,8 @@ class Outbox(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     pace_key: Mapped[str | None] = mapped_column(String(200))
+    # Platform messages the send took (a WeCom card with a photo is two); pacing counts these.
+    cost: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class CardState(Base):

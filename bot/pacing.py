@@ -20,7 +20,7 @@ from bot.models import Outbox
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """At most `count` messages per `seconds` to one recipient."""
+    """At most `count` platform messages per `seconds` to one recipient."""
 
     count: int
     seconds: int
@@ -49,32 +49,40 @@ def wait_until(
     limits: tuple[Limit, ...],
     now: datetime,
     planned: int = 0,
+    cost: int = 1,
 ) -> datetime | None:
-    """When the next message to `key` may go, or None if it may go now.
+    """When a send costing `cost` messages may go to `key`, or None if it may go now.
 
     `planned` counts messages to the same key already going out in the current batch.
     """
     latest: datetime | None = None
     for limit in limits:
         since = now - timedelta(seconds=limit.seconds)
-        window = select(Outbox.sent_at).where(
-            Outbox.pace_key == key, Outbox.state == "sent", Outbox.sent_at > since
-        )
-        count = session.scalar(select(func.count()).select_from(window.subquery())) or 0
-        if count + planned < limit.count:
+        in_window = (Outbox.pace_key == key, Outbox.state == "sent", Outbox.sent_at > since)
+        used = session.scalar(select(func.coalesce(func.sum(Outbox.cost), 0)).where(*in_window))
+        used = int(used or 0)
+        if used + planned + cost <= limit.count:
             continue
-        if count < limit.count:
+        if used + cost <= limit.count:
             # Only this batch fills the window: try again once it has gone out.
             free_at = now + timedelta(seconds=limit.seconds)
             latest = free_at if latest is None or free_at > latest else latest
             continue
-        # The window frees up when its oldest message ages out of it.
-        oldest = session.scalar(
-            window.order_by(Outbox.sent_at.desc()).offset(limit.count - 1).limit(1)
+        # The window frees up when enough of its oldest messages have aged out of it: walking
+        # from the newest, the send that takes the total past what may stay must leave.
+        allowed, total = limit.count - cost, 0
+        newest_first = (
+            select(Outbox.sent_at, Outbox.cost)
+            .where(*in_window)
+            .order_by(Outbox.sent_at.desc())
+            .limit(limit.count + 1)
         )
-        if oldest is not None:
-            free_at = oldest + timedelta(seconds=limit.seconds)
-            latest = free_at if latest is None or free_at > latest else latest
+        for sent_at, sent_cost in session.execute(newest_first):
+            total += sent_cost
+            if total > allowed:
+                free_at = sent_at + timedelta(seconds=limit.seconds)
+                latest = free_at if latest is None or free_at > latest else latest
+                break
     return latest
 
 
@@ -84,7 +92,7 @@ def window_counts(session: Session, keys: set[str], seconds: int, now: datetime)
         return {}
     since = now - timedelta(seconds=seconds)
     rows = session.execute(
-        select(Outbox.pace_key, func.count())
+        select(Outbox.pace_key, func.sum(Outbox.cost))
         .where(Outbox.pace_key.in_(keys), Outbox.state == "sent", Outbox.sent_at > since)
         .group_by(Outbox.pace_key)
     )

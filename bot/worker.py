@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from adapters.base import DeliveryError
 from bot.db import session_scope
 from bot.delivery import BATCH, Delivery
 from bot.events import Event, EventKind
@@ -27,6 +29,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INBOUND_MAX_ATTEMPTS = 5
+# A worker that dies mid-event (a deploy, the OOM killer) leaves it "processing"; another worker
+# takes it up once this lease has run out.
+INBOUND_LEASE = timedelta(minutes=5)
+DOWNLOAD_FAILED = "图片下载失败，请重新发送照片。"
+HANDLING_FAILED = "抱歉，刚才的消息没有处理成功，请稍后再试。"
+
+
+def inbound_backoff(attempts: int) -> timedelta:
+    """10 s, 20 s, 40 s, 80 s: a platform hiccup is waited out, a worker's photo not forgotten."""
+    return timedelta(seconds=10 * 2 ** max(attempts - 1, 0))
 
 
 @dataclass
@@ -43,13 +55,22 @@ class Worker:
 
     # -- inbound -------------------------------------------------------------------------------
 
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        pending = and_(
+            InboundEvent.state == "pending",
+            or_(InboundEvent.next_attempt_at.is_(None), InboundEvent.next_attempt_at <= now),
+        )
+        abandoned = and_(InboundEvent.state == "processing", InboundEvent.next_attempt_at <= now)
+        return or_(pending, abandoned)
+
     def process_inbound(self, limit: int = 50) -> int:
-        """Handle pending inbound events, oldest first; returns how many were handled."""
+        """Handle due inbound events, oldest first; returns how many were handled."""
+        now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
             ids = list(
                 session.scalars(
                     select(InboundEvent.id)
-                    .where(InboundEvent.state == "pending")
+                    .where(self._due(now))
                     .order_by(InboundEvent.id)
                     .limit(limit)
                 )
@@ -61,11 +82,16 @@ class Worker:
         return done
 
     def _claim_inbound(self, event_id: int) -> Event | None:
+        now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
             claimed = session.execute(
                 update(InboundEvent)
-                .where(InboundEvent.id == event_id, InboundEvent.state == "pending")
-                .values(state="processing", attempts=InboundEvent.attempts + 1)
+                .where(InboundEvent.id == event_id, self._due(now))
+                .values(
+                    state="processing",
+                    attempts=InboundEvent.attempts + 1,
+                    next_attempt_at=now + INBOUND_LEASE,
+                )
             ).rowcount
             if not claimed:
                 return None
@@ -88,25 +114,47 @@ class Worker:
                 row = session.get(InboundEvent, event_id)
                 assert row is not None
                 row.state, row.processed_at, row.error = "done", self.state.clock.now(), None
+                row.next_attempt_at = None
         except Exception as exc:
-            log.exception("inbound event %s failed", event_id)
-            with session_scope(self.state.session_factory) as session:
-                row = session.get(InboundEvent, event_id)
-                assert row is not None
-                row.error = f"{type(exc).__name__}: {str(exc)[:400]}"
-                row.state = "failed" if row.attempts >= INBOUND_MAX_ATTEMPTS else "pending"
-                if row.state == "failed" and event.kind == EventKind.IMAGE:
-                    self._reply_failure(session, event)
+            self._record_failure(event_id, event, exc)
             return False
         self._wake.set()
         return True
 
-    def _reply_failure(self, session: Session, event: Event) -> None:
+    def _record_failure(self, event_id: int, event: Event, exc: Exception) -> None:
+        """Retry later, or give up and tell the sender; never silently."""
+        download = isinstance(exc, DeliveryError)
+        if download:
+            log.warning("inbound event %s: %s", event_id, str(exc)[:200])
+        else:
+            log.exception("inbound event %s failed", event_id)
+        now = self.state.clock.now()
+        with session_scope(self.state.session_factory) as session:
+            row = session.get(InboundEvent, event_id)
+            assert row is not None
+            row.error = f"{type(exc).__name__}: {str(exc)[:400]}"
+            final = row.attempts >= INBOUND_MAX_ATTEMPTS or (download and not exc.retryable)
+            if not final:
+                wait = inbound_backoff(row.attempts)
+                if download and exc.retry_after:
+                    wait = max(wait, timedelta(seconds=exc.retry_after))
+                row.state, row.next_attempt_at = "pending", now + wait
+                return
+            row.state, row.next_attempt_at = "failed", None
+            failed_download = download and event.kind == EventKind.IMAGE
+            self._reply_failure(
+                session, event, DOWNLOAD_FAILED if failed_download else HANDLING_FAILED
+            )
+
+    def _reply_failure(self, session: Session, event: Event, text: str) -> None:
+        """Tell the sender their message was not handled."""
+        if event.kind == EventKind.ENTER:
+            return  # opening the chat asked for nothing
         sender = find_sender(session, event.platform, event.sender_id)
         if sender is not None:
             enqueue(
                 session,
-                Text("图片下载失败，请重新发送照片。"),
+                Text(text),
                 now=self.state.clock.now(),
                 recipient=sender,
                 platform=event.platform,

@@ -212,8 +212,12 @@ def accept_inbound(engine: Engine, event: Event) -> bool:
     sql, parameters = _driver_insert(engine.dialect)
     values = {
         "platform": event.platform,
-        # A lone surrogate (a JSON "\\ud800" escape in an event id) cannot be stored as UTF-8.
-        "dedupe_key": event.dedupe_key[:200].encode("utf-8", "replace").decode("utf-8"),
+        # A lone surrogate (a JSON "\\ud800" escape in an event id) cannot be stored as UTF-8,
+        # nor a NUL in PostgreSQL text.
+        "dedupe_key": event.dedupe_key[:200]
+        .encode("utf-8", "replace")
+        .decode("utf-8")
+        .replace("\x00", "?"),
         "payload": event.to_dict(),
         "state": "pending",
         "attempts": 0,

@@ -1,0 +1,209 @@
+"""The worker under faults, through WeCom callbacks and its fake API: inbound events that fail are
+retried with backoff, taken up again after a dead worker, and never dropped without telling the
+sender; a slow outbox batch leaves what it cannot start in time to the next lease."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text, update
+
+from bot.models import Identity, InboundEvent, Outbox
+from bot.services.evidence import store_photo
+from bot.services.outbox import enqueue
+from bot.worker import DOWNLOAD_FAILED, HANDLING_FAILED, INBOUND_LEASE
+from cards import Card, Text
+from tests.factories import make_team, photo_bytes
+from tests.fakes.server import Reply
+from tests.fakes.wecom import FakeWecom, WecomCallbacks, env
+
+WORKER = "zhangsan"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWecom]:
+    server = FakeWecom().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def platform_env(fake: FakeWecom) -> dict[str, str]:
+    return env(fake)
+
+
+@pytest.fixture
+def wecom(client: Any, clock: Any) -> WecomCallbacks:
+    return WecomCallbacks(client, lambda: int(clock.now().timestamp()))
+
+
+@pytest.fixture
+def worker(session: Any) -> Any:
+    """One worker with a WeCom userid (and a supervisor, so claims have an approver)."""
+    _boss, (worker, _colleague) = make_team(session)
+    session.add(Identity(employee=worker, platform="wecom", external_id=WORKER))
+    session.commit()
+    return worker
+
+
+def event_row(session: Any) -> InboundEvent:
+    session.expire_all()
+    return session.scalars(select(InboundEvent)).one()
+
+
+def picker_sent(fake: FakeWecom) -> bool:
+    return any(c["main_title"]["title"].startswith("选择申领规则") for c in fake.cards(WORKER))
+
+
+def test_failed_download_waits_its_backoff_then_succeeds(
+    wecom, fake, drain, clock, session, worker
+):
+    fake.media["M1"] = photo_bytes(1)
+    fake.fail_next("media/get", Reply(502, {"error": "bad gateway"}))
+    wecom.image(WORKER, "M1")
+    drain()
+    row = event_row(session)
+    assert row.state == "pending" and row.attempts == 1 and "502" in row.error
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=10)
+    drain()  # not due yet
+    assert len(fake.calls("media/get")) == 1
+    clock.advance(seconds=10)
+    drain()
+    assert event_row(session).state == "done" and picker_sent(fake)
+
+
+def test_download_failing_for_good_tells_the_sender_once(
+    wecom, fake, drain, clock, session, worker
+):
+    fake.fail_next("media/get", Reply(502, {"error": "bad gateway"}), times=10)
+    wecom.image(WORKER, "M2")
+    for _ in range(6):
+        drain()
+        clock.advance(minutes=3)
+    drain()
+    row = event_row(session)
+    assert row.state == "failed" and row.attempts == 5
+    assert len(fake.calls("media/get")) == 5
+    assert fake.texts(WORKER) == [DOWNLOAD_FAILED]
+
+
+def test_download_refused_for_good_is_not_retried(wecom, fake, drain, session, worker):
+    wecom.image(WORKER, "NO_SUCH_MEDIA")  # WeCom answers errcode 40007 invalid media_id
+    drain()
+    row = event_row(session)
+    assert row.state == "failed" and row.attempts == 1
+    assert fake.texts(WORKER) == [DOWNLOAD_FAILED]
+
+
+def test_event_left_processing_by_a_dead_worker_is_taken_up_after_its_lease(
+    wecom, fake, drain, clock, session, worker
+):
+    fake.media["M3"] = photo_bytes(3)
+    wecom.image(WORKER, "M3")
+    # What a worker killed mid-download leaves behind.
+    session.execute(
+        update(InboundEvent).values(
+            state="processing", attempts=1, next_attempt_at=clock.now() + INBOUND_LEASE
+        )
+    )
+    session.commit()
+    drain()
+    assert event_row(session).state == "processing" and not fake.calls("media/get")
+    clock.advance(seconds=INBOUND_LEASE.total_seconds())
+    drain()
+    row = event_row(session)
+    assert row.state == "done" and row.attempts == 2 and picker_sent(fake)
+
+
+def _refuse_platform_updates(session: Any) -> None:
+    """A database fault under the handler: changing an employee's last platform fails."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE UPDATE OF last_platform ON employees"
+                " BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+            )
+        )
+    else:
+        session.execute(
+            text(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$"
+                " BEGIN RAISE EXCEPTION 'refused by test'; END $$ LANGUAGE plpgsql"
+            )
+        )
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE UPDATE OF last_platform ON employees"
+                " FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        )
+    session.commit()
+
+
+def test_a_message_that_keeps_failing_gets_an_apology_not_silence(
+    wecom, fake, drain, clock, session, worker
+):
+    _refuse_platform_updates(session)
+    wecom.text(WORKER, "积分")
+    for _ in range(6):
+        drain()
+        clock.advance(minutes=3)
+    row = event_row(session)
+    assert row.state == "failed" and row.attempts == 5 and "refused by test" in row.error
+    assert fake.texts(WORKER) == [HANDLING_FAILED]
+
+
+def test_a_slow_batch_leaves_the_rest_to_the_next_lease(state, fake, drain, clock, session, worker):
+    rows = [enqueue(session, Text(f"第{i}条"), now=clock.now(), recipient=worker) for i in range(3)]
+    session.commit()
+    send = fake.server.routes[("POST", "/cgi-bin/message/send")]
+
+    def hanging_once(rec: Any) -> Reply:
+        fake.server.route("POST", "/cgi-bin/message/send", send)
+        clock.advance(minutes=4)  # WeCom took four minutes to answer
+        return send(rec)
+
+    fake.server.route("POST", "/cgi-bin/message/send", hanging_once)
+    assert state.worker.deliver_outbox() == 1
+    # Past the point where a send could still finish inside the lease: the rest waits, due now,
+    # instead of being sent while another worker may take the same rows over.
+    session.expire_all()
+    held = [session.get(Outbox, r.id) for r in rows[1:]]
+    assert [(r.state, r.attempts, r.next_attempt_at) for r in held] == [
+        ("pending", 0, clock.now()),
+        ("pending", 0, clock.now()),
+    ]
+    drain()
+    assert fake.texts(WORKER) == ["第0条", "第1条", "第2条"]
+
+
+def test_cards_with_photos_count_twice_against_wecom_pacing(
+    state, fake, drain, clock, session, worker
+):
+    """WeCom drops messages above 30 a minute per member; a card with a photo is two."""
+    evidence = store_photo(
+        session, state.config.media_dir, worker, photo_bytes(4), source="test", now=clock.now()
+    )
+    session.commit()
+    cards = [
+        enqueue(
+            session,
+            Card(title=f"待审核申领 #{i}", image=f"evidence:{evidence.id}"),
+            now=clock.now(),
+            recipient=worker,
+        )
+        for i in range(16)
+    ]
+    session.commit()
+    drain()
+    sent = fake.sent(WORKER)
+    assert len(sent) == 30 and [m["msgtype"] for m in sent[:2]] == ["image", "markdown"]
+    session.expire_all()
+    last = session.get(Outbox, cards[-1].id)
+    assert last.state == "pending" and last.next_attempt_at == clock.now() + timedelta(seconds=60)
+    clock.advance(seconds=61)
+    drain()
+    assert len(fake.sent(WORKER)) == 32
