@@ -24,6 +24,7 @@ import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from flask import Blueprint, request
+from sqlalchemy.exc import IntegrityError
 from wechatpy.enterprise import WeChatClient
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
@@ -37,7 +38,7 @@ from bot.errors import ConfigError
 from bot.events import Event, EventKind
 from bot.models import KeyValue
 from bot.services.inbound import accept_inbound, record_inbound
-from bot.services.kv import cache_put, remembered
+from bot.services.kv import cache_get, cache_put, remembered
 from bot.tokens import TokenCache
 from cards import Card, Message
 from cards.wecom import (
@@ -60,6 +61,8 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid credential, invalid t
 RETRYABLE_ERRORS = frozenset({-1, 45009, 45033})  # system busy, API rate limit, too many concurrent
 RESPONSE_CODE_TTL = timedelta(hours=24)  # doc says 72 h; older docs say 24 h (platforms.md §3)
 MEDIA_TTL = timedelta(days=2)  # a temporary media_id lives 3 days
+# How long "this outbox row's photo went out" is kept: longer than any row keeps retrying.
+PHOTO_SENT_TTL = timedelta(days=3)
 # Messages without their own handling still deserve an answer (the help card, design §8).
 OTHER_MESSAGES = frozenset({"voice", "video", "file", "location", "link"})
 # What a signed but undecryptable Encrypt/echostr raises inside wechatpy's PrpCrypto.
@@ -202,6 +205,12 @@ class WecomAdapter:
             raise DeliveryError(f"wecom send: invalid user {user_id}", retryable=False)
         return result
 
+    def send_cost(self, recipient: Recipient, message: Message) -> int:
+        """A card with a photo is two app messages (the photo goes first, on its own); both
+        count against WeCom's 30/min and 1000/h per member, above which it drops messages."""
+        photo = isinstance(message, Card) and message.image and not recipient.chat_id
+        return 2 if photo else 1
+
     def send(
         self, recipient: Recipient, message: Message, *, idempotency_key: str, media: MediaLoader
     ) -> SendResult:
@@ -212,7 +221,7 @@ class WecomAdapter:
             result = self._send_app_message(recipient, body)
             return SendResult({"msgid": result.get("msgid")})
         if isinstance(message, Card) and message.image:
-            self._send_image(recipient, message.image, media)
+            self._send_image(recipient, message.image, media, idempotency_key)
         task_id = task_id_for(idempotency_key)
         result = self._send_app_message(recipient, render_message(message, task_id=task_id))
         ref: dict[str, Any] = {"msgid": result.get("msgid")}
@@ -221,19 +230,34 @@ class WecomAdapter:
             ref.update(task_id=task_id, user_id=user_id, response_code=result.get("response_code"))
         return SendResult(ref)
 
-    def _send_image(self, recipient: Recipient, ref: str, media: MediaLoader) -> None:
-        media_id = self._media_id(ref, media)
+    def _send_image(
+        self, recipient: Recipient, ref: str, media: MediaLoader, idempotency_key: str
+    ) -> None:
+        """The card's photo as its own image message, once per outbox row.
+
+        No enable_duplicate_check here: the media_id is cached, so every row showing the same
+        photo to the same person (an approval card, then the 待审 copy) would send identical
+        JSON and WeCom would drop all but the first within the interval. A retry of this row
+        skips the photo once its delivery is recorded instead. (Only an answer lost on the
+        image send itself repeats the photo, which beats losing it.)
+        """
+        sent_key = f"wecom:photo:{idempotency_key}"
+        with session_scope(self.state.session_factory) as session:
+            if cache_get(session, sent_key, self.state.clock.now()) == ref:
+                return
+        try:
+            media_id = self._media_id(ref, media)
+        except DeliveryError as exc:
+            if exc.retryable:
+                raise
+            # The card matters more than its photo: the approver can still open the claim.
+            log.warning("wecom: image %s refused (%s), card sent without it", ref, exc)
+            return
         if media_id is None:
             log.warning("wecom: image %s not found, card sent without it", ref)
             return
-        body = {
-            "msgtype": "image",
-            "image": {"media_id": media_id},
-            # A retried card send repeats its image: same media_id → WeCom drops the copy.
-            "enable_duplicate_check": 1,
-            "duplicate_check_interval": 1800,
-        }
-        self._send_app_message(recipient, body)
+        self._send_app_message(recipient, {"msgtype": "image", "image": {"media_id": media_id}})
+        self._remember(sent_key, ref, self.state.clock.now() + PHOTO_SENT_TTL)
 
     def _media_id(self, ref: str, media: MediaLoader) -> str | None:
         """Upload an image once (media/upload?type=image) and reuse its media_id for 2 days."""
@@ -262,16 +286,30 @@ class WecomAdapter:
         with session_scope(self.state.session_factory) as session:
             cache_put(session, key, value, expires_at)
 
-    def _fresh_response_code(self, task_id: str) -> str | None:
-        """Take (and forget) the response_code of the newest click on this task, if unused."""
+    def _fresh_response_code(self, task_id: str) -> tuple[str, datetime] | None:
+        """Take (and forget) the response_code of the newest click on this task, if unused,
+        with its expiry."""
         key = _rc_key(task_id)
         with session_scope(self.state.session_factory) as session:
             row = session.get(KeyValue, key)
             if row is None:
                 return None
-            code = row.value if row.expires_at > self.state.clock.now() else None
+            taken = (row.value, row.expires_at) if row.expires_at > self.state.clock.now() else None
             session.delete(row)
-            return code
+            return taken
+
+    def _give_back_response_code(self, task_id: str, code: str, expires_at: datetime) -> None:
+        """Store an unspent click code again, unless a newer click stored its own meanwhile
+        (any row present now was written after this code was taken)."""
+        key = _rc_key(task_id)
+        with session_scope(self.state.session_factory) as session:
+            if session.get(KeyValue, key, populate_existing=True) is not None:
+                return
+            try:
+                with session.begin_nested():
+                    session.add(KeyValue(key=key, value=code, expires_at=expires_at))
+            except IntegrityError:
+                pass  # a click stored its newer code between the check and the insert
 
     def update_card(
         self, external_ref: dict[str, Any], card: Card, *, media: MediaLoader
@@ -283,7 +321,8 @@ class WecomAdapter:
         task_id, user_id = external_ref.get("task_id"), external_ref.get("user_id")
         if not task_id or not user_id:
             return None  # sent as text/markdown: nothing to update in place
-        from_click = self._fresh_response_code(task_id)
+        taken = self._fresh_response_code(task_id)
+        from_click = taken[0] if taken else None
         code = from_click or external_ref.get("response_code")
         if not code:
             raise DeliveryError(
@@ -298,11 +337,9 @@ class WecomAdapter:
         try:
             self._post("update", "message/update_template_card", data)
         except DeliveryError:
-            if from_click:
-                # Not consumed: keep the click's code for the retry.
-                self._remember(
-                    _rc_key(task_id), from_click, self.state.clock.now() + RESPONSE_CODE_TTL
-                )
+            if taken:
+                # Not consumed: keep the click's code for the retry (a newer one wins).
+                self._give_back_response_code(task_id, *taken)
             raise
         new_ref = dict(external_ref)
         if not from_click:
@@ -460,10 +497,14 @@ class WecomAdapter:
         task_id = str(data.get("TaskId") or "")
         if not value or not task_id or value == DONE_KEY:
             return None
-        digest = hashlib.sha256(value.encode()).hexdigest()[:24]
+        # platforms.md §3: FromUserName + CreateTime, plus TaskId + EventKey for card clicks.
+        # WeCom's retries repeat CreateTime; a second press of the same button (驳回, 取消,
+        # 驳回 again) is a new click with a new ResponseCode. At most 172 characters.
+        created = str(data.get("CreateTime") or "")[:20]
+        digest = hashlib.sha256(f"{task_id}\n{value}".encode()).hexdigest()[:24]
         return Event(
             kind=EventKind.CARD_ACTION,
-            dedupe_key=f"card:{task_id[:120]}:{sender[:40]}:{digest}",
+            dedupe_key=f"card:{task_id[:80]}:{sender[:40]}:{created}:{digest}",
             action_value=value[:1024],
             card_ref={"task_id": task_id},
             **common,

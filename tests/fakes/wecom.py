@@ -2,7 +2,8 @@
 
 Outbound: `FakeWecom` serves gettoken, message/send, message/update_template_card, media/upload
 and media/get under /cgi-bin/, checks the access token on every call, drops a repeated send with
-`enable_duplicate_check`, and can answer a 5xx or an expired-token errcode once. Inbound: `WecomCallbacks` encrypts plaintext XML with PrpCrypto
+`enable_duplicate_check`, can answer a 5xx or an expired-token errcode once, and can run a
+hook while a call is in flight. Inbound: `WecomCallbacks` encrypts plaintext XML with PrpCrypto
 (AES-256-CBC, PKCS#7 to 32 bytes, CorpID as receiveid) and signs it (sha1 of the sorted
 [token, timestamp, nonce, encrypt]), then posts it to /wecom/callback.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -41,6 +43,7 @@ class FakeWecom:
         self._seq = itertools.count(1)
         self.valid_tokens: set[str] = set()
         self._failures: dict[str, list[Reply]] = {}
+        self._hooks: dict[str, list[Callable[[Recorded], None]]] = {}
         self.uploads: dict[str, bytes] = {}
         self._seen_sends: set[str] = set()  # bodies sent with enable_duplicate_check
         for method, name, fn in (
@@ -76,6 +79,12 @@ class FakeWecom:
         """Answer the next `times` calls of `name` (e.g. "message/send") with `reply`."""
         with self._lock:
             self._failures.setdefault(name, []).extend([reply] * times)
+
+    def on_next_call(self, name: str, hook: Callable[[Recorded], None]) -> None:
+        """Run `hook(request)` when the next call of `name` arrives, before it is answered
+        (something that happens while the bot waits for WeCom, e.g. another click)."""
+        with self._lock:
+            self._hooks.setdefault(name, []).append(hook)
 
     def expire_tokens(self) -> None:
         """Every token issued so far is now expired (42001) until gettoken is called again."""
@@ -122,8 +131,12 @@ class FakeWecom:
     def _guard(self, name: str, fn: Any) -> Any:
         def route(rec: Recorded) -> Reply:
             with self._lock:
+                hooks = self._hooks.get(name)
+                hook = hooks.pop(0) if hooks else None
                 queue = self._failures.get(name)
                 scripted = queue.pop(0) if queue else None
+            if hook is not None:
+                hook(rec)
             if scripted is not None:
                 return scripted
             if name != "gettoken":
@@ -246,10 +259,14 @@ class WecomCallbacks:
             f"<AgentID>{AGENT_ID}</AgentID></xml>"
         )
 
+    def text_xml(self, user: str, content: str, msg_id: int | None = None) -> str:
+        """The plaintext XML of a text message from `user` (what `text` encrypts)."""
+        inner = f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id or next(_msg_ids)}</MsgId>"
+        return self._envelope(user, "text", inner)
+
     def text(self, user: str, content: str, msg_id: int | None = None, **kw: Any) -> Any:
         """A text message from `user`."""
-        inner = f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id or next(_msg_ids)}</MsgId>"
-        return self.post_xml(self._envelope(user, "text", inner), **kw)
+        return self.post_xml(self.text_xml(user, content, msg_id), **kw)
 
     def image(self, user: str, media_id: str, msg_id: int | None = None, **kw: Any) -> Any:
         """An image message from `user` (the fake serves `media_id` on media/get)."""
