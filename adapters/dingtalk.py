@@ -48,6 +48,20 @@ TIMEOUT = (5, 15)  # connect, read (seconds): never hang the worker
 MEDIA_TTL = 2 * 24 * 3600  # re-upload a card image after 2 days [assumed: media ids are temporary]
 # oapi errcodes meaning "this access_token is bad or expired" (same family as WeCom's).
 OAPI_TOKEN_ERRORS = {40001, 40014, 41001, 42001}
+# Throttling answers, matched exactly (oapi `errcode` or v1.0 `code`), with the wait in seconds
+# when the source gives one; None leaves it to the outbox's backoff (first retry after 5 s).
+THROTTLED: dict[str, float | None] = {
+    # Robot over 20 messages a minute: blocked for 10 minutes [doc] (platforms.md §4).
+    "130101": 600.0,
+    # [doc] open.dingtalk.com/document/development/how-to-process-api-throttling-on-the-dingtalk-server
+    # ("调用频次与限流"): per app and API (old API 90018) and per API across all apps (old API
+    # 90002), both over 1 s. Its monthly quota (90020 / ApiCountLimitForOrg) is left out on
+    # purpose: retrying within the outbox's backoff cannot help, so it stays permanent.
+    "90018": None,
+    "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi": None,
+    "90002": None,
+    "Forbidden.AccessDenied.QpsLimitForApi": None,
+}
 
 
 def robot_signature(timestamp: str, secret: str) -> str:
@@ -141,9 +155,9 @@ class DingtalkAdapter:
         return data["access_token"], int(data.get("expires_in") or 7200)
 
     def _upload_image(self, ref: str, media: MediaLoader) -> str | None:
-        """The media id (`@lAD…`) of a card image, uploading it once and caching the id.
+        """The media id (`@lAD…`) of a card image, uploading it once and caching the id; None
+        when the image is missing or refused for good (the card goes out without it).
 
-        Not through TokenCache: that holds a DB lock during the fetch, too long for an upload.
         Two processes racing upload twice and keep the last id, which is harmless.
         """
 
@@ -152,7 +166,15 @@ class DingtalkAdapter:
             if payload is None:
                 log.warning("dingtalk: card image %s not found, sending without it", ref)
                 return None
-            return self._oapi_upload(payload)
+            try:
+                return self._oapi_upload(payload)
+            except DeliveryError as exc:
+                if exc.retryable:
+                    raise  # the whole send is retried later, image included
+                # A refused image must not cost the card (an approval the supervisor needs).
+                # The message names the call, HTTP status and code only: no token.
+                log.warning("dingtalk: card image %s refused (%s), sending without it", ref, exc)
+                return None
 
         return remembered(
             self.state.session_factory,
@@ -183,6 +205,10 @@ class DingtalkAdapter:
         raise AssertionError("unreachable")
 
     # -- outbound ------------------------------------------------------------------------------
+
+    def send_cost(self, recipient: Recipient, message: Message) -> int:
+        """One platform message per send."""
+        return 1  # the photo is part of the card
 
     def send(
         self, recipient: Recipient, message: Message, *, idempotency_key: str, media: MediaLoader
@@ -396,29 +422,37 @@ class DingtalkAdapter:
         return jsonify({})
 
     def _robot_event(self, data: dict[str, Any]) -> Event | None:
+        """The Event of a robot message, or None when a field is missing or of the wrong type."""
         msg_id = data.get("msgId")
-        sender = data.get("senderStaffId") or data.get("senderId")
-        if not isinstance(msg_id, str) or not msg_id or not isinstance(sender, str) or not sender:
+        if not isinstance(msg_id, str) or not msg_id:
             return None
+        if not all(
+            _optional(data, key, str)
+            for key in ("senderStaffId", "senderId", "conversationId", "sessionWebhook", "msgtype")
+        ):
+            return None
+        if not _optional(data, "conversationType", str, int) or not _optional(
+            data, "sessionWebhookExpiredTime", int
+        ):
+            return None
+        staff_id = data.get("senderStaffId") or None
+        sender = staff_id or data.get("senderId")
+        content = _message_content(data)
+        if not sender or content is None:
+            return None
+        kind, text, media_ref = content
         group = str(data.get("conversationType")) == "2"
-        conversation = (
-            data.get("conversationId") if isinstance(data.get("conversationId"), str) else None
-        )
+        conversation = data.get("conversationId")
         reply_to: dict[str, Any] = {"conversation_type": "2" if group else "1"}
-        if data.get("senderStaffId"):
-            reply_to["user_id"] = data["senderStaffId"]
+        if staff_id:
+            reply_to["user_id"] = staff_id
         if group and conversation:
             reply_to["chat_id"] = conversation
         webhook, expires = data.get("sessionWebhook"), data.get("sessionWebhookExpiredTime")
         # Only ever post to DingTalk's own host, whatever the body says.
-        if (
-            isinstance(webhook, str)
-            and webhook.startswith(f"{self.oapi}/")
-            and isinstance(expires, int)
-        ):
+        if webhook and webhook.startswith(f"{self.oapi}/") and expires is not None:
             reply_to["session_webhook"] = webhook
             reply_to["session_webhook_expires"] = expires
-        kind, text, media_ref = _message_content(data)
         return Event(
             platform=self.platform,
             kind=kind,
@@ -440,11 +474,17 @@ class DingtalkAdapter:
         if data is None:
             return plain(400)
         out_track_id, user_id = data.get("outTrackId"), data.get("userId")
-        if not isinstance(out_track_id, str) or not isinstance(user_id, str) or not user_id:
+        if not (isinstance(out_track_id, str) and out_track_id):
             return plain(400)
-        if self.corp_id and data.get("corpId") not in (None, "", self.corp_id):
-            return plain(403)
-        value = read_action_value(data.get("content")) or read_action_value(data.get("value"))
+        if not (isinstance(user_id, str) and user_id and _optional(data, "corpId", str)):
+            return plain(400)
+        # `content` and `value` both carry the click as a JSON string (CardCallbackMessage).
+        contents = [_callback_content(data.get(key)) for key in ("content", "value")]
+        if _MALFORMED in contents:
+            return plain(400)
+        if self.corp_id and data.get("corpId") != self.corp_id:
+            return plain(403)  # another corp's click, or one that does not say whose
+        value = read_action_value(contents[0]) or read_action_value(contents[1])
         if value is None:
             return jsonify({})  # a click without our value (link buttons, old cards): nothing to do
         digest = hashlib.sha256(f"{out_track_id}|{user_id}|{value}".encode()).hexdigest()
@@ -487,11 +527,11 @@ class DingtalkAdapter:
         except Exception:  # bad base64/padding from a signed body: malformed, not ours to crash on
             return plain(400)
         event = _parse_object(plaintext.encode() if isinstance(plaintext, str) else plaintext)
-        if event is None:
+        kind = event.get("EventType") if event is not None else None
+        if not isinstance(kind, str) or not kind:
             return plain(400)
-        kind = event.get("EventType")
         if kind != "check_url":
-            log.info("dingtalk: event %s ignored", str(kind)[:40])
+            log.info("dingtalk: event %s ignored", kind[:40])
         now_ms = int(self.state.clock.now().timestamp() * 1000)
         return jsonify(self.crypto.encrypt_message("success", nonce=nonce, timestamp=now_ms))
 
@@ -510,48 +550,93 @@ def _is_token_error(resp: requests.Response, data: dict[str, Any]) -> bool:
 
 
 def _parse_object(body: bytes) -> dict[str, Any] | None:
-    """A JSON object from a request body, or None for anything else (→ 400)."""
+    """A JSON object from a request body, or None for anything else (→ 400).
+
+    Refused besides what json.loads refuses: nesting too deep for it (RecursionError, not a
+    ValueError) and strings with a lone surrogate (a JSON "\\ud800" escape), which no UTF-8
+    text can hold: hashing, logging or storing them would fail later, inside the route.
+    """
     try:
         data = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: absurdly nested arrays
+        if not isinstance(data, dict):
+            return None
+        json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
         return None
-    return data if isinstance(data, dict) else None
+    return data
+
+
+_MALFORMED = object()
+
+
+def _callback_content(raw: Any) -> Any:
+    """A card callback's `content`/`value` (a JSON object, or a string holding one) as a dict;
+    None when absent, _MALFORMED for anything else."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except (ValueError, RecursionError):
+            return _MALFORMED
+    return raw if isinstance(raw, dict) else _MALFORMED
+
+
+def _optional(data: dict[str, Any], key: str, *types: type) -> bool:
+    """True when `key` is absent, null or one of `types` (a JSON true/false is no number)."""
+    value = data.get(key)
+    return value is None or (isinstance(value, types) and not isinstance(value, bool))
 
 
 def _error(what: str, resp: requests.Response, data: dict[str, Any]) -> DeliveryError:
-    """Map a failed call to a DeliveryError: 429/5xx/throttling retryable, other 4xx permanent."""
+    """Map a failed call to a DeliveryError: 429/5xx/throttling retryable, other 4xx permanent.
+
+    Throttling is recognised by exact code (THROTTLED), never by a substring: codes such as
+    `InvalidParameter.LengthLimit` are permanent however they are spelled.
+    """
     code = str(data.get("code") or data.get("errcode") or "")
     status = resp.status_code
-    throttled = status == 429 or "throttl" in code.lower() or "limit" in code.lower()
-    retry_after = None
+    throttled = status == 429 or code in THROTTLED
+    retry_after = THROTTLED.get(code)
     header = resp.headers.get("Retry-After", "")
     if header.isdigit():
         retry_after = float(header)
-    elif "qpm" in code.lower() or code == "130101":
-        retry_after = 60.0
     retryable = throttled or status >= 500 or _is_token_error(resp, data)
     return DeliveryError(
         f"dingtalk {what}: HTTP {status} {code}"[:300], retryable=retryable, retry_after=retry_after
     )
 
 
-def _message_content(data: dict[str, Any]) -> tuple[EventKind, str, str | None]:
-    """(kind, text, downloadCode) of a robot message; unsupported types become empty text."""
-    msgtype = data.get("msgtype")
-    content = data.get("content") if isinstance(data.get("content"), dict) else {}
+def _message_content(data: dict[str, Any]) -> tuple[EventKind, str, str | None] | None:
+    """(kind, text, downloadCode) of a robot message, None when its content is malformed.
+
+    Unsupported types (audio, files, video…) become an empty text, which gets the help card
+    (design §8: always answered).
+    """
+    msgtype, content = data.get("msgtype"), data.get("content")
     if msgtype == "text":
-        text = data.get("text") if isinstance(data.get("text"), dict) else {}
-        return EventKind.TEXT, str(text.get("content") or "").strip(), None
+        text = data.get("text")
+        words = text.get("content") if isinstance(text, dict) else None
+        return (EventKind.TEXT, words.strip(), None) if isinstance(words, str) else None
+    if msgtype not in ("picture", "richText"):
+        return EventKind.TEXT, "", None
+    if not isinstance(content, dict):
+        return None
     if msgtype == "picture":
+        if not (
+            _optional(content, "downloadCode", str)
+            and _optional(content, "pictureDownloadCode", str)
+        ):
+            return None
         code = content.get("downloadCode") or content.get("pictureDownloadCode")
-        if isinstance(code, str) and code:
-            return EventKind.IMAGE, "", code
-    if msgtype == "richText":
-        parts = content.get("richText") if isinstance(content.get("richText"), list) else []
-        for part in parts:
-            if isinstance(part, dict) and isinstance(part.get("downloadCode"), str):
-                return EventKind.IMAGE, "", part["downloadCode"]
-        texts = [str(p.get("text")) for p in parts if isinstance(p, dict) and p.get("text")]
-        return EventKind.TEXT, " ".join(texts).strip(), None
-    # Audio, files, video…: an empty text gets the help card (design §8: always answered).
-    return EventKind.TEXT, "", None
+        return (EventKind.IMAGE, "", code) if code else (EventKind.TEXT, "", None)
+    parts = content.get("richText")
+    if not isinstance(parts, list) or not all(
+        isinstance(p, dict) and _optional(p, "text", str) and _optional(p, "downloadCode", str)
+        for p in parts
+    ):
+        return None
+    for part in parts:
+        if part.get("downloadCode"):
+            return EventKind.IMAGE, "", part["downloadCode"]
+    return EventKind.TEXT, " ".join(p["text"] for p in parts if p.get("text")).strip(), None

@@ -127,7 +127,7 @@ def read_action_value(content: Any) -> str | None:
     if isinstance(content, str):
         try:
             content = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting too deep to parse
             return None
     if not isinstance(content, dict):
         return None

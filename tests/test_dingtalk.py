@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -32,9 +33,11 @@ from tests.fakes.dingtalk import (
     card_title,
     decrypt_answer,
     encrypted_event,
+    event_query,
     post_card,
     post_robot,
     robot_message,
+    sign_headers,
 )
 
 BOSS, WORKER, COLLEAGUE = "boss01", "w01", "w02"
@@ -147,17 +150,149 @@ def test_malformed_json_is_400(client, clock, fake, team):
     assert client.post("/dingtalk/card", data=b"[", headers=headers).status_code == 400
 
 
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _robot_json(**fields) -> bytes:
+    body = robot_message(WORKER, text="积分")
+    body.update(fields)
+    return json.dumps(body).encode()
+
+
+def _card_json(**fields) -> bytes:
+    body = card_click("track1", BOSS, "v1|approve|1||1|9|x")
+    body.update(fields)
+    return json.dumps(body).encode()
+
+
+def _with_raw(body: bytes, key: bytes, raw: bytes) -> bytes:
+    """Replace the JSON value of `key` in `body` with raw JSON text (deep nesting, escapes)."""
+    start = body.index(b'"' + key + b'": ') + len(key) + 4
+    end = start + len(json.dumps(json.loads(body)[key.decode()]).encode())
+    return body[:start] + raw + body[end:]
+
+
+# Bodies no route may answer with anything but 400/403: not JSON, not an object, too deep for
+# json.loads (RecursionError, not ValueError), or an object with fields of the wrong type.
+GARBAGE = {
+    "deep array": b"[" * 50000,
+    "deep object": b'{"a":' * 50000,
+    "array": b"[1, 2]",
+    "number": b"42",
+    "string": b'"text"',
+    "null": b"null",
+    "empty": b"",
+    "not utf-8": b'{"msgId": "\xff\xfe", "text": "\xc3"}',
+    "latin-1": '{"msgId": "é", "senderStaffId": "ß"}'.encode("latin-1"),
+    "huge number": b'{"msgId": ' + b"9" * 5000 + b"}",
+}
+ROBOT_HOSTILE = {
+    "text is a number": _robot_json(text=5),
+    "text content is a list": _robot_json(text={"content": []}),
+    "text content is an object": _robot_json(text={"content": {"a": 1}}),
+    "picture content is a list": _robot_json(msgtype="picture", content=[]),
+    "picture code is a number": _robot_json(msgtype="picture", content={"downloadCode": 5}),
+    "richText is a string": _robot_json(msgtype="richText", content={"richText": "x"}),
+    "richText part is a number": _robot_json(msgtype="richText", content={"richText": [1]}),
+    "msgtype is a list": _robot_json(msgtype=["text"]),
+    "msgId is a number": _robot_json(msgId=5),
+    "sender is a list": _robot_json(senderStaffId=["w01"]),
+    "conversationType is an object": _robot_json(conversationType={"a": "2"}),
+    "conversationId is a number": _robot_json(conversationType="2", conversationId=7),
+    "webhook expiry is a string": _robot_json(sessionWebhookExpiredTime="soon"),
+    "deep text content": _with_raw(
+        _robot_json(text={"content": "x"}), b"text", b'{"content": ' + _nested(900).encode() + b"}"
+    ),
+    "deep conversationType": _with_raw(_robot_json(), b"conversationType", _nested(900).encode()),
+    "lone surrogate msgId": _with_raw(_robot_json(), b"msgId", b'"\\ud800"'),
+    "lone surrogate text": _with_raw(
+        _robot_json(), b"text", b'{"content": "\\udc00 \\u79ef\\u5206"}'
+    ),
+}
+CARD_HOSTILE = {
+    "outTrackId is a number": _card_json(outTrackId=5),
+    "outTrackId is empty": _card_json(outTrackId=""),
+    "userId is a list": _card_json(userId=["boss01"]),
+    "corpId is an object": _card_json(corpId={"id": "dingcorp"}),
+    "content is a number": _card_json(content=5, value=5),
+    "content is a list": _card_json(content=[], value=[]),
+    "content is not JSON": _card_json(content="{oops", value="{oops"),
+    "content is a JSON list": _card_json(content="[1]", value="[1]"),
+    "content is deeply nested": _card_json(content="[" * 50000, value="[" * 50000),
+    "deep content object": _with_raw(_card_json(), b"content", _nested(900).encode()),
+    "lone surrogate outTrackId": _with_raw(_card_json(), b"outTrackId", b'"\\udfff"'),
+    "lone surrogate userId": _with_raw(_card_json(), b"userId", b'"\\ud800x"'),
+}
+# Event subscription: an outer body that is not {"encrypt": "<str>"}, or a correctly signed and
+# encrypted plaintext that is not an event object.
+EVENTS_OUTER = {
+    "encrypt is a number": b'{"encrypt": 5}',
+    "encrypt is a list": b'{"encrypt": []}',
+    "no encrypt": b'{"msg": "x"}',
+}
+EVENTS_PLAINTEXT = {
+    "deep array": b"[" * 50000,
+    "deep object": b'{"a":' * 50000,
+    "array": b"[]",
+    "number": b"5",
+    "string": b'"check_url"',
+    "empty": b"",
+    "not utf-8": b'{"EventType": "\xff"}',
+    "EventType is a number": b'{"EventType": 5}',
+    "EventType is deep": b'{"EventType": ' + _nested(900).encode() + b"}",
+    "no EventType": b'{"UserId": ["u1"]}',
+}
+
+
+@pytest.mark.parametrize("platform_env", [EVENTS_ON], indirect=True)
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "unsigned"])
+@pytest.mark.parametrize("route", ["robot", "card", "events"])
+def test_hostile_bodies_are_refused_never_crash(
+    client, clock, session, fake, team, caplog, route, signed
+):
+    bodies = dict(GARBAGE)
+    bodies.update({"robot": ROBOT_HOSTILE, "card": CARD_HOSTILE, "events": EVENTS_OUTER}[route])
+    posts = [(f"/dingtalk/{route}", body, name) for name, body in bodies.items()]
+    if route == "events":
+        for name, plaintext in EVENTS_PLAINTEXT.items():
+            query, sealed = encrypted_event(plaintext, clock.now())
+            if not signed:
+                query = query.replace("signature=", "signature=0")
+            posts.append((f"/dingtalk/events?{query}", json.dumps(sealed).encode(), name))
+        # An `encrypt` that is no AES envelope: refused (403) unless correctly signed (then 400).
+        query = event_query("!!not-base64!!", clock.now(), token=TOKEN if signed else "other")
+        posts.append((f"/dingtalk/events?{query}", b'{"encrypt": "!!not-base64!!"}', "no AES"))
+    headers = sign_headers(clock.now()) if signed else {}
+    answers = {}
+    with caplog.at_level("WARNING"):
+        for url, body, name in posts:
+            resp = client.post(
+                url, data=body, headers={**headers, "Content-Type": "application/json"}
+            )
+            answers[name] = (resp.status_code, b"Traceback" in resp.data)
+    wrong = {name: a for name, a in answers.items() if a[0] not in (400, 403) or a[1]}
+    assert wrong == {}
+    if route != "events":  # the signature is checked first: an unsigned body is never read
+        assert {a[0] for a in answers.values()} == ({400} if signed else {403})
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert "Traceback" not in caplog.text
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
 def test_oversize_body_is_413(client, clock, fake, team):
     body = robot_message(WORKER, text="x" * (1024 * 1024 + 10))
     assert post_robot(client, clock.now(), body).status_code == 413
 
 
-def test_same_message_delivered_twice_is_handled_once(client, clock, fake, team, drain):
+def test_same_message_delivered_twice_is_handled_once(client, clock, session, fake, team, drain):
     body = robot_message(WORKER, text="积分", msg_id="same-msg")
     for _ in range(3):
         assert post_robot(client, clock.now(), body).status_code == 200
     drain()
+    assert session.scalar(select(func.count(InboundEvent.id))) == 1
     assert len(fake.server.calls(BATCH_SEND)) == 1
+    assert not fake.cards_to(WORKER)
 
 
 def test_unknown_sender_gets_one_polite_reply_per_day(client, clock, fake, team, drain):
@@ -260,17 +395,21 @@ def test_reject_with_quick_reason_button(client, clock, session, fake, team, dra
 def test_same_card_callback_three_times_credits_once(client, clock, session, fake, team, drain):
     _, worker, _ = team
     approval = claim_by_photo(client, clock, fake, drain)
+    events_before = session.scalar(select(func.count(InboundEvent.id)))
+    texts_before = {uid: len(fake.texts_to(uid)) for uid in (BOSS, WORKER)}
     for _ in range(3):
         assert click(client, clock, approval, "通过", BOSS).json == {}
     drain()
+    # One stored delivery: the repeats never reach the handlers at all.
+    assert session.scalar(select(func.count(InboundEvent.id))) == events_before + 1
     assert balance(session, worker.id) == 20
     assert session.scalar(select(func.count(LedgerEntry.id))) == 1
-    assert (
-        fake.texts_to(WORKER).count(
-            notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=20, balance=20)
-        )
-        == 1
-    )
+    assert fake.texts_to(WORKER)[texts_before[WORKER] :] == [
+        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=20, balance=20)
+    ]
+    assert len(fake.card_updates(approval["cardBizId"])) == 1
+    # One confirmation to the supervisor, and no "already decided" answers to the repeats.
+    assert len(fake.texts_to(BOSS)[texts_before[BOSS] :]) == 1
 
 
 def test_click_by_someone_else_is_refused(client, clock, session, fake, team, drain):
@@ -296,6 +435,23 @@ def test_card_click_from_another_corp_is_refused(client, clock, session, fake, t
     resp = post_card(client, clock.now(), card_click("track1", BOSS, "v1|approve|1||1|9|x"))
     assert (resp.status_code, resp.data) == (403, b"")
     assert session.scalar(select(func.count(InboundEvent.id))) == 0
+
+
+@pytest.mark.parametrize("platform_env", [{"DINGTALK_CORP_ID": "dingcorp"}], indirect=True)
+def test_card_click_must_name_the_configured_corp(client, clock, session, fake, team):
+    value = "v1|approve|1||1|9|x"
+    for corp in (None, "", "DINGCORP", "dingothercorp"):
+        body = card_click("track1", BOSS, value)
+        if corp is None:
+            del body["corpId"]
+        else:
+            body["corpId"] = corp
+        resp = post_card(client, clock.now(), body)
+        assert (resp.status_code, resp.data) == (403, b""), corp
+    assert session.scalar(select(func.count(InboundEvent.id))) == 0
+    session.commit()  # end the read snapshot
+    assert post_card(client, clock.now(), card_click("track1", BOSS, value)).status_code == 200
+    assert session.scalar(select(func.count(InboundEvent.id))) == 1
 
 
 def test_card_click_without_value_is_ignored(client, clock, session, fake, team):
@@ -368,6 +524,59 @@ def test_retryable_and_permanent_errors(client, clock, session, fake, team, drai
     assert outcomes == {429: "pending", 503: "pending", 400: "dead", 403: "dead"}
 
 
+@pytest.mark.parametrize(
+    ("status", "answer", "outcome"),
+    [
+        # Throttling, by exact code: retried.
+        (403, {"code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"}, "pending"),
+        (403, {"code": "Forbidden.AccessDenied.QpsLimitForApi"}, "pending"),
+        # Permanent, whatever words the code contains.
+        (400, {"code": "InvalidParameter.LengthLimit", "message": "too long"}, "dead"),
+        (403, {"code": "Forbidden.AccessDenied.ApiCountLimitForOrg"}, "dead"),
+        (400, {"code": "param.throttlingSettingInvalid"}, "dead"),
+    ],
+)
+def test_throttling_is_recognised_by_exact_code(
+    client, clock, session, fake, team, drain, status, answer, outcome
+):
+    fake.fail(BATCH_SEND, status, body=answer)
+    say(client, clock, WORKER, "积分")
+    drain()
+    assert session.scalars(select(Outbox)).one().state == outcome
+
+
+def test_robot_blocked_for_ten_minutes_waits_ten_minutes(client, clock, session, fake, team, drain):
+    # The sessionWebhook answers like the robot send API: HTTP 200 with an errcode.
+    fake.fail("/robot/sendBySession", 200, body={"errcode": 130101, "errmsg": "send too fast"})
+    body = robot_message("ignored", text="积分", now=clock.now())
+    del body["senderStaffId"]
+    body["sessionWebhook"] = f"{fake.url}/robot/sendBySession?session=abc"
+    post_robot(client, clock.now(), body)
+    drain()
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending" and "130101" in row.last_error
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=600)
+    clock.advance(seconds=599)
+    drain()
+    assert len(fake.server.calls("/robot/sendBySession")) == 1
+    clock.advance(seconds=2)
+    drain()
+    assert len(fake.server.calls("/robot/sendBySession")) == 2
+    session.refresh(row)
+    assert row.state == "sent"
+
+
+def test_robot_blocked_code_in_a_v1_answer_is_retried_after_ten_minutes(
+    client, clock, session, fake, team, drain
+):
+    fake.fail(BATCH_SEND, 400, body={"code": "130101", "message": "send too fast"})
+    say(client, clock, WORKER, "积分")
+    drain()
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending"
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=600)
+
+
 def test_expired_token_is_refreshed_and_the_send_retried_once(client, clock, fake, team, drain):
     say(client, clock, WORKER, "积分")
     drain()
@@ -403,6 +612,53 @@ def test_expired_oapi_token_is_refreshed_for_image_upload(
     assert len(fake.cards_to(BOSS)) == 2
 
 
+def _card_images(card_data):
+    return [c for c in card_data["contents"] if c["type"] == "image"]
+
+
+def test_card_image_refused_for_good_still_reaches_the_supervisor(
+    client, clock, session, fake, team, drain, caplog
+):
+    _, worker, _ = team
+    refused = {"errcode": 40005, "errmsg": "不合法的文件类型"}
+    fake.fail("/media/upload", 200, body=refused, times=2)  # at the send and at the update
+    with caplog.at_level("WARNING", logger="adapters.dingtalk"):
+        approval = claim_by_photo(client, clock, fake, drain)
+    assert not _card_images(approval["cardData"])
+    assert button_value(approval["cardData"], "通过")
+    assert {r.state for r in session.scalars(select(Outbox))} == {"sent"}
+    warning = next(r.getMessage() for r in caplog.records if "refused" in r.getMessage())
+    assert "40005" in warning and fake.oapi_token not in warning
+    assert "dingtest-app-secret" not in caplog.text
+    click(client, clock, approval, "通过", BOSS)
+    drain()
+    assert balance(session, worker.id) == 20
+    (update,) = fake.card_updates(approval["cardBizId"])
+    assert not _card_images(update) and any(t.startswith("已通过") for t in card_texts(update))
+    assert len(fake.server.calls("/media/upload")) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [(502, {"errmsg": "bad gateway"}), (200, {"errcode": 90018, "errmsg": "qps limit"})],
+)
+def test_card_image_failing_for_now_retries_the_card(
+    client, clock, session, fake, team, drain, status, answer
+):
+    boss, _, _ = team
+    fake.fail("/media/upload", status, body=answer)
+    assert send_photo(client, clock, fake, WORKER).status_code == 200
+    drain()
+    click(client, clock, last_card(fake, WORKER, PICK_TITLE), "A01", WORKER)
+    drain()
+    row = session.scalars(select(Outbox).where(Outbox.recipient_id == boss.id)).one()
+    assert row.state == "pending" and not fake.cards_to(BOSS)
+    clock.advance(minutes=5)
+    drain()
+    (approval,) = fake.cards_to(BOSS)
+    assert _card_images(approval["cardData"])[0]["image"].startswith("@lADmedia")
+
+
 def test_unsupported_message_type_is_still_answered(client, clock, fake, team, drain):
     body = robot_message(WORKER, text="x")
     body.pop("text")
@@ -416,8 +672,9 @@ def test_unsupported_message_type_is_still_answered(client, clock, fake, team, d
 def test_failed_download_is_retried(client, clock, fake, team, drain):
     fake.fail(FILE_DOWNLOAD, 502, times=2)
     send_photo(client, clock, fake, WORKER)
-    for _ in range(3):  # the worker takes the event up again on each pass
+    for _ in range(3):  # the worker takes the event up again once its backoff is over
         drain()
+        clock.advance(minutes=2)
     assert last_card(fake, WORKER, PICK_TITLE)
     assert len(fake.server.calls(FILE_DOWNLOAD)) == 3
 
@@ -427,6 +684,7 @@ def test_download_failing_for_good_tells_the_worker(client, clock, fake, team, d
     send_photo(client, clock, fake, WORKER)
     for _ in range(6):
         drain()
+        clock.advance(minutes=5)
     assert fake.texts_to(WORKER) == ["图片下载失败，请重新发送照片。"]
 
 

@@ -113,6 +113,9 @@ def test_read_action_value_rejects_junk():
     for junk in (None, "", "{", "[]", {"cardPrivateData": []}, {"cardPrivateData": {"params": {}}}):
         assert read_action_value(junk) is None
     assert read_action_value({"cardPrivateData": {"params": {"value": 7}}}) is None
+    # Too deep for json.loads: a RecursionError, not a ValueError.
+    assert read_action_value("[" * 50000) is None
+    assert read_action_value('{"a":' * 50000) is None
 
 
 def test_static_cards_are_those_without_buttons_key_or_image():

@@ -34,7 +34,8 @@ ACCESS_TOKEN = "/v1.0/oauth2/accessToken"
 class FakeDingtalk:
     """The far end: issues tokens, records sends, serves downloadable files.
 
-    `fail(path, status, times)` makes the next calls on a path answer an error;
+    `fail(path, status, times, body)` makes the next calls on a path (a v1.0 path, `/media/upload`
+    or `/robot/sendBySession`) answer an error;
     `expire_tokens()` makes every issued token invalid (the next call gets 401). A card created
     again under the same id (cardBizId / outTrackId) is answered but not delivered again.
     """
@@ -43,7 +44,7 @@ class FakeDingtalk:
         self.server = FakeServer()
         self.valid_tokens: set[str] = set()
         self.issued: list[str] = []
-        self._failures: dict[str, list[int]] = {}
+        self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._ids = itertools.count(1)
         self.files: dict[str, bytes] = {}
         self.delivered: list[tuple[str, dict[str, Any]]] = []  # (path, body) answered 200
@@ -63,7 +64,7 @@ class FakeDingtalk:
             r(method, path, self._authed(path))
         r("GET", "/gettoken", self._oapi_token)
         r("POST", "/media/upload", self._media_upload)
-        r("POST", "/robot/sendBySession", lambda _rec: Reply(200, {"errcode": 0, "errmsg": "ok"}))
+        r("POST", "/robot/sendBySession", self._session_webhook)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -94,9 +95,21 @@ class FakeDingtalk:
 
     # -- behaviour switches --------------------------------------------------------------------
 
-    def fail(self, path: str, status: int = 500, times: int = 1) -> None:
-        """The next `times` calls on `path` answer `status`."""
-        self._failures.setdefault(path, []).extend([status] * times)
+    def fail(
+        self, path: str, status: int = 500, times: int = 1, body: dict[str, Any] | None = None
+    ) -> None:
+        """The next `times` calls on `path` answer `status` with `body` (default: a v1.0 error)."""
+        answer = (
+            body if body is not None else {"code": "ServiceUnavailable", "message": "try later"}
+        )
+        self._failures.setdefault(path, []).extend([(status, answer)] * times)
+
+    def _failure(self, path: str) -> Reply | None:
+        failures = self._failures.get(path)
+        if not failures:
+            return None
+        status, body = failures.pop(0)
+        return Reply(status, body)
 
     def expire_tokens(self) -> None:
         """Invalidate every issued access token (DingTalk expired them early)."""
@@ -128,10 +141,9 @@ class FakeDingtalk:
 
     def _authed(self, path: str) -> Callable[[Recorded], Reply]:
         def handle(rec: Recorded) -> Reply:
-            failures = self._failures.get(path)
-            if failures:
-                status = failures.pop(0)
-                return Reply(status, {"code": "ServiceUnavailable", "message": "try later"})
+            failure = self._failure(path)
+            if failure is not None:
+                return failure
             token = {k.lower(): v for k, v in rec.headers.items()}.get(
                 "x-acs-dingtalk-access-token"
             )
@@ -164,11 +176,21 @@ class FakeDingtalk:
         return Reply(200, {"errcode": 0, "access_token": self.oapi_token, "expires_in": 7200})
 
     def _media_upload(self, rec: Recorded) -> Reply:
+        failure = self._failure("/media/upload")
+        if failure is not None:
+            return failure
         if rec.query.get("access_token") != [self.oapi_token] or b"filename=" not in rec.body:
             return Reply(200, {"errcode": 40014, "errmsg": "invalid token"})
         return Reply(
             200, {"errcode": 0, "media_id": f"@lADmedia{next(self._ids)}", "type": "image"}
         )
+
+    def _session_webhook(self, rec: Recorded) -> Reply:
+        failure = self._failure("/robot/sendBySession")
+        if failure is not None:
+            return failure
+        self.delivered.append(("/robot/sendBySession", rec.json()))
+        return Reply(200, {"errcode": 0, "errmsg": "ok"})
 
     # -- what the fake received ----------------------------------------------------------------
 
@@ -307,18 +329,35 @@ def post_card(client: Any, now: datetime, body: dict[str, Any], **sign: Any) -> 
 
 
 def encrypted_event(
-    payload: dict[str, Any], now: datetime, *, token: str = TOKEN, nonce: str = "nonce123"
+    payload: dict[str, Any] | bytes,
+    now: datetime,
+    *,
+    token: str = TOKEN,
+    nonce: str = "nonce123",
 ) -> tuple[str, dict[str, str]]:
-    """(query string, body) of an event-subscription POST, encrypted and signed as DingTalk does."""
+    """(query string, body) of an event-subscription POST, encrypted and signed as DingTalk does.
+
+    `payload` is a dict (sent as JSON) or raw plaintext bytes (for malformed events).
+    """
     from dingtalk.crypto import DingTalkCrypto
 
     crypto = DingTalkCrypto(token, AES_KEY, APP_KEY)
     timestamp = str(int(now.timestamp() * 1000))
-    sealed = crypto.encrypt_message(json.dumps(payload), nonce=nonce, timestamp=timestamp)
+    plaintext = payload if isinstance(payload, bytes) else json.dumps(payload)
+    sealed = crypto.encrypt_message(plaintext, nonce=nonce, timestamp=timestamp)
     query = urlencode(
         {"signature": sealed["msg_signature"], "timestamp": timestamp, "nonce": nonce}
     )
     return query, {"encrypt": sealed["encrypt"]}
+
+
+def event_query(encrypt: str, now: datetime, *, token: str = TOKEN, nonce: str = "n1") -> str:
+    """The query string signing an event POST whose body carries `encrypt` (any string):
+    signature = sha1 of token, timestamp, nonce and encrypt, sorted and joined."""
+    timestamp = str(int(now.timestamp() * 1000))
+    joined = "".join(sorted([token, timestamp, nonce, encrypt]))
+    signature = hashlib.sha1(joined.encode()).hexdigest()
+    return urlencode({"signature": signature, "timestamp": timestamp, "nonce": nonce})
 
 
 def decrypt_answer(answer: dict[str, Any]) -> str:
