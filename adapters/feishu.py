@@ -3,11 +3,13 @@
 Inbound we verify and decrypt ourselves (hashlib + cryptography) instead of using lark-oapi's
 EventDispatcherHandler: importing lark_oapi takes ~3 s, and the dispatcher answers 500 to a bad
 signature, missing headers, an unregistered event type or a handler error, has no replay window
-and runs handlers inside the request (platforms.md §5). Our contract is design §5/§11: bad
-signature 401, bad token or stale timestamp 403, malformed 400, unknown event 200, never 500.
+and runs handlers inside the request (platforms.md §5). Our contract is design §11: bad or
+missing signature, bad token or stale timestamp 403 with no detail, malformed 400 (however
+deeply nested or oddly encoded), unknown event 200, never 500.
 
 Outbound uses the plain REST endpoints with `requests` and the shared DB TokenCache: explicit
-timeouts, the rate-limit header on 429, one refetch when Feishu says the token is invalid, and
+timeouts, rate limits (HTTP 429, or 400 with code 99991400; the per-recipient send limit 230020)
+retried after `x-ogw-ratelimit-reset`, one refetch when Feishu says the token is invalid, and
 no process-global token cache keyed by app_id (lark-oapi's TokenManager). lark_oapi is therefore
 never imported by this adapter.
 """
@@ -19,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -47,12 +50,21 @@ UPLOAD_TIMEOUT = (3.05, 30)
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 IMAGES_PATH = "/open-apis/im/v1/images"
-RATE_LIMITED = 99991400
+# 99991400: the gateway's per-API limit (HTTP 429, or 400 on some old APIs; platforms.md §5).
+# 230020: im/v1/messages' own limit of 5 QPS per user and per group chat. The limit is in
+# Feishu's send-message doc; the code comes from the FAQ's error table (a mirror, not the
+# official page), so it is treated as "wait and retry", which is harmless if it means more.
+RATE_LIMITED = {99991400, 230020}
+MAX_RETRY_AFTER = 3600.0  # a reset header beyond an hour is not believed
 TOKEN_INVALID = {99991661, 99991663, 99991668}
 MAX_UUID = 50  # Feishu `uuid` (send idempotency) is at most 50 characters
 CARD_ACK = {"toast": {"type": "info", "content": "已收到，处理中"}}
 _MENTION = re.compile(r"@_user_\d+")
 _REF_PART = re.compile(r"^[A-Za-z0-9_\-]{1,200}$")
+# Ids Feishu issues (event_id, open_id, chat_id) and signed button values: no control characters
+# (NUL cannot be stored in a PostgreSQL text column) and no lone surrogates (not UTF-8).
+_IDENT = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]+$")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class _Refused(Exception):
@@ -63,14 +75,30 @@ class _Refused(Exception):
         self.status = status
 
 
-def _json_object(raw: bytes | str) -> dict[str, Any]:
+def _json_object(raw: Any) -> dict[str, Any]:
+    """A JSON object from a body or an embedded JSON string. Raises _Refused(400)."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, TypeError, RecursionError):
+        # ValueError covers bad UTF-8; RecursionError is `[[[[…` nested beyond the parser's
+        # limit; TypeError a non-string where Feishu puts a JSON string (message content).
         raise _Refused(400) from None
     if not isinstance(data, dict):
         raise _Refused(400)
     return data
+
+
+def _ident(value: Any, limit: int = 200) -> str:
+    """A printable id string of at most `limit` characters. Raises _Refused(400)."""
+    if not isinstance(value, str) or len(value) > limit or not _IDENT.match(value):
+        raise _Refused(400)
+    return value
+
+
+def _storable(text: str) -> str:
+    """User text without what the database cannot store: NUL is dropped, a lone surrogate
+    becomes U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
 
 
 def decrypt(encrypt_key: str, encrypted: str) -> bytes:
@@ -141,7 +169,7 @@ class FeishuAdapter:
             return plain(400)
 
     def _open(self, raw: bytes) -> dict[str, Any]:
-        """The verified plaintext event. Raises _Refused(401/403/400)."""
+        """The verified plaintext event. Raises _Refused(403/400)."""
         data = _json_object(raw)
         sig = request.headers.get("X-Lark-Signature")
         if self._encrypt_key and sig is not None:
@@ -150,7 +178,7 @@ class FeishuAdapter:
             expected = signature(timestamp, nonce, self._encrypt_key, raw)
             # Header values are latin-1 text; compare bytes so odd characters are just a mismatch.
             if not hmac.compare_digest(expected.encode(), sig.encode("latin-1", "replace")):
-                raise _Refused(401)
+                raise _Refused(403)
             try:
                 fresh = within_window(float(timestamp), self.state.clock.now(), REPLAY_WINDOW)
             except ValueError:
@@ -169,15 +197,16 @@ class FeishuAdapter:
             self._check_token(data.get("token"))
             return data
         if self._encrypt_key and sig is None:
-            raise _Refused(401)
+            raise _Refused(403)
         header = data.get("header")
         token = header.get("token") if isinstance(header, dict) else data.get("token")
         self._check_token(token)
         return data
 
     def _check_token(self, token: Any) -> None:
+        # surrogatepass: a token with a lone surrogate is a mismatch, not an encoding error.
         if not isinstance(token, str) or not hmac.compare_digest(
-            token.encode(), self._verification_token.encode()
+            token.encode("utf-8", "surrogatepass"), self._verification_token.encode()
         ):
             raise _Refused(403)
 
@@ -191,9 +220,8 @@ class FeishuAdapter:
         }.get(header.get("event_type"))
         if parse is None:
             return jsonify({})  # design §11: unknown event type → 200, ignored
-        event_id = header["event_id"]
-        if not isinstance(event_id, str) or not event_id:
-            raise _Refused(400)
+        # Feishu's event ids are 32 hex digits; the dedupe key must not be cut short.
+        event_id = _ident(header.get("event_id"), limit=128)
         event, answer = parse(f"evt:{event_id}", data["event"])
         if event is not None:
             self._record(event)
@@ -213,13 +241,11 @@ class FeishuAdapter:
         sender = body["sender"]
         if sender.get("sender_type", "user") != "user":
             return None, {}
-        open_id = sender["sender_id"]["open_id"]
+        open_id = _ident(sender["sender_id"]["open_id"])
         message = body["message"]
-        if not isinstance(open_id, str) or not open_id:
-            raise _Refused(400)
         content = _json_object(message["content"])
         group = message.get("chat_type") == "group"
-        chat_id = message.get("chat_id") if group else None
+        chat_id = _ident(message.get("chat_id")) if group else None
         common = {
             "platform": self.platform,
             "sender_id": open_id,
@@ -235,18 +261,14 @@ class FeishuAdapter:
                 raise _Refused(400)
             return Event(kind=EventKind.IMAGE, media_ref=f"{message_id}/{image_key}", **common), {}
         text = content.get("text") if message["message_type"] == "text" else ""
-        text = _MENTION.sub("", text if isinstance(text, str) else "").strip()[:1000]
+        text = _MENTION.sub("", _storable(text) if isinstance(text, str) else "").strip()[:1000]
         # Other message types (files, stickers, …) arrive as empty text: the help card answers.
         return Event(kind=EventKind.TEXT, text=text, **common), {}
 
     def _card_event(self, key: str, body: dict[str, Any]) -> tuple[Event | None, dict]:
-        open_id = body["operator"]["open_id"]
+        open_id = _ident(body["operator"]["open_id"])
         value = body["action"]["value"]
-        signed = value.get("v") if isinstance(value, dict) else value
-        if not isinstance(open_id, str) or not open_id:
-            raise _Refused(400)
-        if not isinstance(signed, str) or not signed or len(signed) > 1024:
-            raise _Refused(400)
+        signed = _ident(value.get("v") if isinstance(value, dict) else value, limit=1024)
         context = body.get("context") or {}
         message_id = context.get("open_message_id")
         event = Event(
@@ -256,12 +278,18 @@ class FeishuAdapter:
             dedupe_key=key,
             received_at=self.state.clock.now(),
             action_value=signed,
-            card_ref={"message_id": message_id} if isinstance(message_id, str) else None,
+            card_ref={"message_id": message_id}
+            if isinstance(message_id, str) and _REF_PART.match(message_id)
+            else None,
         )
         # The real card update comes later from the worker (PATCH); answer within 3 s.
         return event, CARD_ACK
 
     # -- outbound ------------------------------------------------------------------------------
+
+    def send_cost(self, recipient: Recipient, message: Message) -> int:
+        """One platform message per send."""
+        return 1  # the photo is part of the card
 
     def send(
         self, recipient: Recipient, message: Message, *, idempotency_key: str, media: MediaLoader
@@ -329,21 +357,33 @@ class FeishuAdapter:
         return self._call("GET", path, params={"type": "image"}, binary=True)
 
     def _upload(self, ref: str, media: MediaLoader) -> str | None:
-        """Upload an evidence photo; its image_key, or None when the photo is gone."""
+        """Upload an evidence photo; its image_key, or None when the card must go without it.
+
+        A photo that is gone, or that Feishu refuses for good (e.g. 234011, a format it cannot
+        read), must not keep the card from the supervisor: the claim still needs deciding.
+        A retryable failure (rate limit, 5xx, timeout) raises, so the whole send is retried.
+        """
         payload = media(ref)
         if payload is None:
             log.warning("feishu: card image %s not found; sending without it", ref)
             return None
-        data = self._call(
-            "POST",
-            IMAGES_PATH,
-            data={"image_type": "message"},
-            files={"image": (payload.filename, payload.data, payload.mime_type)},
-            timeout=UPLOAD_TIMEOUT,
-        )
-        image_key = data.get("image_key")
-        if not isinstance(image_key, str):
-            raise DeliveryError("feishu: upload answered without image_key", retryable=False)
+        try:
+            data = self._call(
+                "POST",
+                IMAGES_PATH,
+                data={"image_type": "message"},
+                files={"image": (payload.filename, payload.data, payload.mime_type)},
+                timeout=UPLOAD_TIMEOUT,
+            )
+            image_key = data.get("image_key")
+            if not isinstance(image_key, str) or not image_key:
+                raise DeliveryError("feishu: upload answered without image_key", retryable=False)
+        except DeliveryError as exc:
+            if exc.retryable:
+                raise
+            # The error names the path, HTTP status and Feishu's code and message; no token.
+            log.warning("feishu: card image %s refused (%s); sending without it", ref, exc)
+            return None
         return image_key
 
     def _tenant_token(self) -> str:
@@ -359,13 +399,20 @@ class FeishuAdapter:
         except requests.RequestException as exc:
             raise DeliveryError(f"feishu token: {type(exc).__name__}") from None
         body = _json_body(resp)
-        if resp.status_code == 429 or resp.status_code >= 500 or body is None:
+        code = _code(body)
+        if resp.status_code == 429 or code in RATE_LIMITED:
+            # Rate limited (HTTP 429, or 400 with 99991400): wait as long as Feishu says.
+            raise DeliveryError("feishu token: rate limited", retry_after=_retry_after(resp))
+        if resp.status_code >= 500 or body is None:
             raise DeliveryError(
                 f"feishu token: HTTP {resp.status_code}", retry_after=_retry_after(resp)
             )
-        if body.get("code") != 0 or not body.get("tenant_access_token"):
-            raise DeliveryError(f"feishu token: code {body.get('code')}", retryable=False)
-        return body["tenant_access_token"], int(body.get("expire") or 7200)
+        token, expire = body.get("tenant_access_token"), body.get("expire")
+        if code != 0 or not isinstance(token, str) or not token:
+            raise DeliveryError(f"feishu token: code {code}", retryable=False)
+        if not isinstance(expire, int) or isinstance(expire, bool) or expire <= 0:
+            expire = 7200  # the documented lifetime when the answer omits it
+        return token, expire
 
     def _call(
         self,
@@ -382,8 +429,9 @@ class FeishuAdapter:
         """One Open API call: `data` of the answer (or raw bytes with `binary`).
 
         Raises:
-            DeliveryError: retryable on 429 (with retry_after), 5xx, timeouts and a token
-            rejected twice; not retryable for any other error code.
+            DeliveryError: retryable on HTTP 429 or a rate-limit code (with retry_after from
+            `x-ogw-ratelimit-reset`), 5xx, timeouts and a token rejected twice; not retryable
+            for any other error code.
         """
         for attempt in (1, 2):
             token = self._tenant_token()
@@ -408,9 +456,12 @@ class FeishuAdapter:
             except requests.RequestException as exc:
                 raise DeliveryError(f"feishu {path}: {type(exc).__name__}") from None
             body = _json_body(resp)
-            code = body.get("code") if body is not None else None
-            if resp.status_code == 429 or code == RATE_LIMITED:
-                raise DeliveryError(f"feishu {path}: rate limited", retry_after=_retry_after(resp))
+            code = _code(body)
+            if resp.status_code == 429 or code in RATE_LIMITED:
+                which = f" (code {code})" if code is not None else ""
+                raise DeliveryError(
+                    f"feishu {path}: rate limited{which}", retry_after=_retry_after(resp)
+                )
             if code in TOKEN_INVALID:
                 # Tokens can die before their expiry: forget it and retry once (platforms.md §5).
                 self._tokens.invalidate(self._token_key)
@@ -435,7 +486,8 @@ class FeishuAdapter:
                     f"feishu {path}: HTTP {resp.status_code} code {code} {message}",
                     retryable=False,
                 )
-            return body.get("data") or {}
+            data = body.get("data")
+            return data if isinstance(data, dict) else {}
         raise AssertionError("unreachable")
 
 
@@ -450,10 +502,18 @@ def _json_body(resp: requests.Response) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _code(body: dict[str, Any] | None) -> int | None:
+    """Feishu's integer `code` of an answer, or None (absent, or not a number)."""
+    code = body.get("code") if body is not None else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
 def _retry_after(resp: requests.Response) -> float | None:
     """Seconds to wait from Feishu's x-ogw-ratelimit-reset header, if given."""
     try:
         value = float(resp.headers.get("x-ogw-ratelimit-reset", ""))
     except ValueError:
         return None
-    return value if value > 0 else None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return min(value, MAX_RETRY_AFTER)

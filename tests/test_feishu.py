@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
+from bot.app import bot_state, create_app
+from bot.db import make_engine
+from bot.delivery import idempotency_key
 from bot.models import Claim, ClaimState, Identity, InboundEvent, LedgerEntry, Outbox
 from bot.services import claim_notices as notices
 from bot.services.evidence import MAX_BYTES, PHOTO_TOO_LARGE
@@ -24,6 +30,7 @@ from tests.fakes.feishu import (
     FakeFeishu,
     FeishuEvents,
     SentMessage,
+    encrypt,
 )
 from tests.fakes.server import Reply
 
@@ -71,8 +78,24 @@ def team(session):
 
 
 def inbound_count(session) -> int:
+    session.commit()  # end the read snapshot: see what the app committed since
     session.expire_all()
     return session.scalar(select(func.count(InboundEvent.id)))
+
+
+def assert_no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    """Bad input is answered, not logged as a failure of ours."""
+    noisy = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert noisy == [], [r.getMessage() for r in noisy]
+
+
+def is_row_key(uuid: str | None, row: Outbox) -> bool:
+    """True when `uuid` is the outbox row's idempotency key and fits Feishu's 50 characters."""
+    return uuid == idempotency_key(row.id, row.created_at) and len(uuid) <= 50
+
+
+def tags(card_json: dict[str, Any]) -> list[str]:
+    return [element["tag"] for element in card_json["body"]["elements"]]
 
 
 def send_photo(feishu: FeishuEvents, fake: FakeFeishu, open_id: str, seed: int = 1) -> str:
@@ -113,14 +136,15 @@ def test_challenge_with_wrong_token_is_refused(feishu):
 
 @pytest.mark.parametrize("bad", ["0" * 64, "caf\u00e9"], ids=["hex", "non-ascii"])
 def test_bad_signature_is_refused_without_detail(feishu, session, team, bad):
+    # design §11: a bad signature or token is 403 with no detail, on every route.
     response = feishu.text(WORKER, "积分", signature=bad)
-    assert response.status_code == 401 and response.data == b""
+    assert response.status_code == 403 and response.data == b""
     assert inbound_count(session) == 0
 
 
 def test_missing_signature_headers_are_refused(feishu, session, team):
     response = feishu.text(WORKER, "积分", signed=False)
-    assert response.status_code == 401
+    assert response.status_code == 403 and response.data == b""
     assert inbound_count(session) == 0
 
 
@@ -150,13 +174,155 @@ def test_timestamp_within_five_minutes_is_accepted(feishu, clock, team):
         b"[1, 2]",
         b'{"encrypt": "!!not base64!!"}',
         b'{"encrypt": "QUJDREVGR0hJSktMTU5PUA=="}',
+        b'{"encrypt": "\\u98de\\u4e66"}',
+        b'{"a": ' + b"1" * 5000 + b"}",
+        b"\xff\xfe{}",
     ],
-    ids=["not-json", "not-object", "bad-base64", "short-ciphertext"],
+    ids=[
+        "not-json",
+        "not-object",
+        "bad-base64",
+        "short-ciphertext",
+        "non-ascii-ciphertext",
+        "huge-integer",
+        "not-utf8",
+    ],
 )
 def test_malformed_body_is_400(feishu, session, raw):
     response = feishu.post({}, raw=raw)
     assert response.status_code == 400 and response.data == b""
     assert inbound_count(session) == 0
+
+
+DEEP_ARRAY = b"[" * 50000
+DEEP_OBJECT = b'{"a":' * 50000
+
+
+@pytest.mark.parametrize("raw", [DEEP_ARRAY, DEEP_OBJECT], ids=["array", "object"])
+def test_deeply_nested_unsigned_body_is_400(feishu, session, caplog, raw):
+    # json.loads raises RecursionError here, not ValueError.
+    response = feishu.post({}, raw=raw, signed=False)
+    assert response.status_code == 400 and response.data == b""
+    assert inbound_count(session) == 0
+    assert_no_tracebacks(caplog)
+
+
+@pytest.mark.parametrize("plaintext", [DEEP_ARRAY, DEEP_OBJECT], ids=["array", "object"])
+def test_deeply_nested_plaintext_inside_encrypt_is_400(feishu, session, caplog, plaintext):
+    raw = json.dumps({"encrypt": encrypt(ENCRYPT_KEY, plaintext)}).encode()
+    response = feishu.post({}, raw=raw)
+    assert response.status_code == 400 and response.data == b""
+    assert inbound_count(session) == 0
+    assert_no_tracebacks(caplog)
+
+
+def _text_event(feishu: FeishuEvents, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """A valid text message event from WORKER, then `change` applied to it."""
+    payload = feishu.envelope(
+        "im.message.receive_v1",
+        {
+            "sender": {"sender_id": {"open_id": WORKER}, "sender_type": "user"},
+            "message": {
+                "message_id": "om_hostile",
+                "chat_id": "oc_p2p",
+                "chat_type": "p2p",
+                "message_type": "text",
+                "content": json.dumps({"text": "积分"}),
+            },
+        },
+    )
+    change(payload)
+    return payload
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """Set payload[a][b][c] = value for path "a.b.c"."""
+
+    def change(payload: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node = payload
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (_set("event.message.content", DEEP_OBJECT.decode()), 400),
+        (_set("event.message.content", "[" * 50000), 400),
+        (_set("event.message.content", 5), 400),
+        (_set("event.message.content", "[1]"), 400),
+        (_set("header.event_id", "ev\x00nul"), 400),
+        (_set("header.event_id", 7), 400),
+        (_set("header.event_id", "e" * 500), 400),
+        (_set("header.event_type", ["im.message.receive_v1"]), 400),
+        (_set("header.token", "tok\ud800"), 403),
+        (_set("event", []), 400),
+        (_set("event.sender.sender_id", "ou_flat"), 400),
+        (_set("event.sender.sender_id.open_id", "ou_\x00"), 400),
+        (_set("event.sender.sender_id.open_id", "ou_\ud800"), 400),
+        (_set("event.message.chat_type", "group"), 200),  # with a chat id: fine
+        (lambda p: p["event"]["message"].update(chat_type="group", chat_id=None), 400),
+        (lambda p: p["event"]["message"].update(chat_type="group", chat_id="oc_\x00"), 400),
+    ],
+    ids=[
+        "content-deep-object",
+        "content-deep-array",
+        "content-not-string",
+        "content-not-object",
+        "event-id-nul",
+        "event-id-number",
+        "event-id-huge",
+        "event-type-list",
+        "token-lone-surrogate",
+        "event-list",
+        "sender-id-string",
+        "open-id-nul",
+        "open-id-lone-surrogate",
+        "group-ok",
+        "group-without-chat-id",
+        "group-chat-id-nul",
+    ],
+)
+def test_signed_event_with_hostile_fields_is_never_500(
+    feishu, session, caplog, team, change, status
+):
+    # Encrypted and signed, so every check before the field reading passes.
+    before = inbound_count(session)
+    response = feishu.post(_text_event(feishu, change))
+    assert response.status_code == status
+    if status != 200:
+        assert response.data == b""
+        assert inbound_count(session) == before
+    assert_no_tracebacks(caplog)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["v1|approve|\x00", {"v": "v1|\ud800"}, {"v": ["v1"]}, {"v": "v" * 1025}],
+    ids=["nul", "lone-surrogate", "list", "too-long"],
+)
+def test_click_with_unstorable_value_is_400(feishu, session, caplog, team, value):
+    assert feishu.click(BOSS, value, "om_1").status_code == 400
+    assert inbound_count(session) == 0
+    assert_no_tracebacks(caplog)
+
+
+def test_text_with_nul_and_lone_surrogate_is_answered(feishu, fake, session, drain, caplog, team):
+    # What the user typed is kept, minus what no database column can hold.
+    _boss, worker, _ = team
+    assert feishu.text(WORKER, "积分\x00").status_code == 200
+    assert feishu.text(WORKER, "\ud800").status_code == 200
+    drain()
+    points, help_card = fake.to(WORKER)
+    assert points.title == f"{worker.name} 的积分"
+    assert help_card.msg_type == "interactive"
+    texts = [e.payload["text"] for e in session.scalars(select(InboundEvent))]
+    assert texts == ["积分", "\ufffd"]
+    assert_no_tracebacks(caplog)
 
 
 def test_event_without_event_id_is_400(feishu, session):
@@ -217,7 +383,7 @@ def test_points_text_is_answered_with_uuid(feishu, fake, session, drain, team):
     assert reply.receive_id_type == "open_id" and reply.msg_type == "interactive"
     assert reply.title == f"{worker.name} 的积分"
     row = session.scalars(select(Outbox)).one()
-    assert row.state == "sent" and reply.uuid == f"ob{row.id}"
+    assert row.state == "sent" and is_row_key(reply.uuid, row)
     (call,) = fake.calls(MESSAGES_PATH, "POST")
     assert call.query["receive_id_type"] == ["open_id"]
     assert call.headers["Authorization"] == "Bearer t-1"
@@ -299,13 +465,20 @@ def test_reject_with_quick_reason_button(feishu, fake, session, drain, team):
 def test_same_event_delivered_three_times_credits_once(feishu, fake, session, drain, team):
     _boss, worker, _ = team
     card = claim_by_photo(feishu, fake, drain)
+    before = inbound_count(session)
     for _ in range(3):
         response = feishu.press(BOSS, card, "通过", event_id="ev_same_click")
         assert response.status_code == 200 and response.json == CARD_ACK
+    # Deduplicated at the door: one stored event for three deliveries.
+    assert inbound_count(session) == before + 1
+    keys = session.scalars(select(InboundEvent.dedupe_key).where(InboundEvent.id > 0)).all()
+    assert keys.count("evt:ev_same_click") == 1
     drain()
+    claim = session.scalars(select(Claim)).one()
     assert balance(session, worker.id) == 20
     assert session.scalar(select(func.count(LedgerEntry.id))) == 1
-    assert len([t for t in fake.texts(BOSS) if t.startswith("已通过")]) == 1
+    # Exactly one acknowledgement, and no "already decided, 无需重复操作" for the repeats.
+    assert fake.texts(BOSS) == [APPROVED_ACK.format(claim_id=claim.id, name=worker.name, points=20)]
 
 
 def test_click_by_someone_else_is_refused(feishu, fake, session, drain, team):
@@ -326,12 +499,16 @@ def test_click_without_value_is_400(feishu, session, team):
 # -- delivery failures --------------------------------------------------------------------------
 
 
-def test_rate_limited_send_is_retried_after_reset(feishu, fake, session, clock, drain, team):
+@pytest.mark.parametrize("status", [429, 400], ids=["http-429", "old-api-400"])
+def test_rate_limited_send_is_retried_after_reset(
+    feishu, fake, session, clock, drain, team, status
+):
+    # platforms.md §5: HTTP 429, or 400 on some old APIs, with code 99991400.
     fake.queue(
         "POST",
         MESSAGES_PATH,
         Reply(
-            429,
+            status,
             {"code": 99991400, "msg": "request trigger frequency limit"},
             headers={"x-ogw-ratelimit-reset": "7"},
         ),
@@ -348,6 +525,49 @@ def test_rate_limited_send_is_retried_after_reset(feishu, fake, session, clock, 
     drain()
     assert len(fake.to(WORKER)) == 1
     assert len(fake.calls(MESSAGES_PATH, "POST")) == 2
+
+
+def test_rate_limited_token_fetch_is_retried_after_reset(feishu, fake, session, clock, drain, team):
+    fake.queue(
+        "POST",
+        TOKEN_PATH,
+        Reply(
+            400,
+            {"code": 99991400, "msg": "request trigger frequency limit"},
+            headers={"x-ogw-ratelimit-reset": "9"},
+        ),
+    )
+    feishu.text(WORKER, "积分")
+    drain()
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending" and "rate limited" in row.last_error
+    clock.advance(seconds=8)  # past the default 5 s backoff, not yet past the reset
+    drain()
+    assert fake.to(WORKER) == [] and len(fake.calls(TOKEN_PATH)) == 1
+    clock.advance(seconds=2)
+    drain()
+    assert len(fake.to(WORKER)) == 1 and len(fake.calls(TOKEN_PATH)) == 2
+    session.refresh(row)
+    assert row.state == "sent"
+
+
+def test_per_recipient_send_limit_is_retried(feishu, fake, session, clock, drain, team):
+    # im/v1/messages allows 5 QPS per user and per group; over it Feishu answers 230020.
+    fake.queue(
+        "POST",
+        MESSAGES_PATH,
+        Reply(400, {"code": 230020, "msg": "This operation triggers the frequency limit."}),
+    )
+    feishu.text(WORKER, "积分")
+    drain()
+    row = session.scalars(select(Outbox)).one()
+    assert row.state == "pending" and "230020" in row.last_error
+    assert fake.to(WORKER) == []
+    clock.advance(minutes=1)
+    drain()
+    assert len(fake.to(WORKER)) == 1
+    session.refresh(row)
+    assert row.state == "sent"
 
 
 def test_server_error_is_retried_with_backoff(feishu, fake, session, clock, drain, team):
@@ -382,7 +602,8 @@ def test_approval_card_whose_answer_is_lost_reaches_the_supervisor_once(
     assert row.state == "sent" and row.attempts == 2
     # Sent twice with one uuid: Feishu answers the repeat with the first message.
     sends = [c.json() for c in fake.calls(MESSAGES_PATH, "POST") if card_to_boss(c)]
-    assert len(sends) == 2 and sends[0]["uuid"] == sends[1]["uuid"] == f"ob{row.id}"
+    assert len(sends) == 2 and sends[0]["uuid"] == sends[1]["uuid"]
+    assert is_row_key(sends[0]["uuid"], row)
     (card,) = fake.to(BOSS)
     assert feishu.press(BOSS, card, "通过").json == CARD_ACK
     drain()
@@ -399,6 +620,46 @@ def test_permanent_error_is_not_retried(feishu, fake, session, clock, drain, tea
     row = session.scalars(select(Outbox)).one()
     assert row.state == "dead" and "230002" in row.last_error
     assert len(fake.calls(MESSAGES_PATH, "POST")) == 1
+
+
+def test_photo_refused_for_good_still_reaches_the_supervisor(
+    feishu, fake, session, drain, caplog, team
+):
+    boss, worker, _ = team
+    refused = Reply(400, {"code": 234011, "msg": "Can't regonnize the image format."})
+    fake.queue("POST", IMAGES_PATH, refused, refused)  # for the send and for the update
+    caplog.set_level(logging.WARNING, logger="adapters.feishu")
+    card = claim_by_photo(feishu, fake, drain)
+    # The card went out without its photo instead of being dead-lettered.
+    assert "img" not in tags(card.content)
+    row = session.scalars(select(Outbox).where(Outbox.recipient_id == boss.id)).one()
+    assert row.state == "sent"
+    warnings = [r.getMessage() for r in caplog.records if "sending without it" in r.getMessage()]
+    assert len(warnings) == 1 and "234011" in warnings[0]
+    assert "app-secret" not in caplog.text and "Bearer" not in caplog.text
+
+    assert feishu.press(BOSS, card, "通过").json == CARD_ACK
+    drain()
+    assert balance(session, worker.id) == 20
+    # The update tried the photo once more, was refused again, and still went out.
+    assert len(fake.calls(IMAGES_PATH, "POST")) == 2 and fake.uploads == []
+    assert card.current["body"]["elements"][-1]["content"].startswith("已通过")
+    assert "img" not in tags(card.current)
+
+
+def test_retryable_photo_upload_error_retries_the_card(feishu, fake, session, clock, drain, team):
+    boss, _worker, _ = team
+    fake.queue("POST", IMAGES_PATH, Reply(500, {"code": 1, "msg": "internal error"}))
+    send_photo(feishu, fake, WORKER)
+    drain()
+    feishu.press(WORKER, fake.last_card(WORKER, PICK_TITLE), "A01")
+    drain()
+    row = session.scalars(select(Outbox).where(Outbox.recipient_id == boss.id)).one()
+    assert row.state == "pending" and fake.to(BOSS) == []
+    clock.advance(minutes=5)
+    drain()
+    card = fake.last_card(BOSS, "待审核申领")
+    assert tags(card.content)[0] == "img" and len(fake.uploads) == 1
 
 
 def test_expired_token_is_refetched_once(feishu, fake, drain, team):
@@ -419,13 +680,48 @@ def test_token_is_shared_across_sends(feishu, fake, drain, team):
     assert len(fake.to(WORKER)) == 3 and len(fake.calls(TOKEN_PATH)) == 1
 
 
-def test_failed_image_download_is_retried(feishu, fake, session, drain, team):
+def test_token_is_shared_with_another_process(feishu, state, clock, fake, drain, team):
+    # A second app on the same database stands in for a second gunicorn worker: it has its
+    # own adapter and TokenCache, and finds the token the first one stored.
+    feishu.text(WORKER, "积分")
+    drain()
+    engine = make_engine(state.engine.url.render_as_string(hide_password=False))
+    other = create_app({"CONFIG": state.config, "CLOCK": clock, "ENGINE": engine})
+    try:
+        feishu_2 = FeishuEvents(
+            other.test_client(), clock, token=TOKEN, encrypt_key=ENCRYPT_KEY, app_id=APP_ID
+        )
+        assert feishu_2.text(WORKER, "帮助", event_id="ev_other").status_code == 200
+        bot_state(other).worker.drain()
+    finally:
+        bot_state(other).worker.stop()
+        engine.dispose()
+    assert len(fake.to(WORKER)) == 2 and len(fake.calls(TOKEN_PATH)) == 1
+    auth = {c.headers["Authorization"] for c in fake.calls(MESSAGES_PATH, "POST")}
+    assert auth == {"Bearer t-1"}
+
+
+def test_token_is_refetched_once_when_it_nears_expiry(feishu, fake, clock, drain, team):
+    feishu.text(WORKER, "积分")
+    drain()
+    # The fake's tokens last 7200 s; the cache refreshes 300 s early.
+    clock.advance(seconds=7200 - 300 + 1)
+    for text in ("帮助", "排行", "积分"):
+        feishu.text(WORKER, text)
+    drain()
+    assert len(fake.to(WORKER)) == 4 and len(fake.calls(TOKEN_PATH)) == 2
+    first, *later = [c.headers["Authorization"] for c in fake.calls(MESSAGES_PATH, "POST")]
+    assert first == "Bearer t-1" and len(set(later)) == 1 and later[0] != first
+
+
+def test_failed_image_download_is_retried(feishu, fake, session, clock, drain, team):
     message_id, image_key = "om_img_flaky", "img_flaky"
     fake.serve_resource(message_id, image_key, photo_bytes(5))
     path = f"{MESSAGES_PATH}/{message_id}/resources/{image_key}"
     fake.queue("GET", path, Reply(502, {"code": 1, "msg": "bad gateway"}))
     feishu.image(WORKER, image_key, message_id)
     drain()
+    clock.advance(minutes=1)  # past the inbound retry's backoff
     drain()
     assert fake.last_card(WORKER, PICK_TITLE)
     assert len(fake.calls(path, "GET")) == 2

@@ -228,6 +228,15 @@ def sign(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
     return hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
 
 
+def _json_bytes(payload: Any) -> bytes:
+    """UTF-8 JSON as Feishu sends it; a lone surrogate (which UTF-8 cannot carry) goes out as
+    its `\\ud800` escape, as any JSON encoder would write it."""
+    try:
+        return json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(payload).encode()
+
+
 class FeishuEvents:
     """Posts events to /feishu/events the way Feishu does (encrypted and signed by default)."""
 
@@ -255,7 +264,7 @@ class FeishuEvents:
     ) -> Any:
         """POST one callback; returns the Flask test response."""
         if raw is None:
-            plaintext = json.dumps(payload, ensure_ascii=False).encode()
+            plaintext = _json_bytes(payload)
             raw = (
                 json.dumps({"encrypt": encrypt(self.encrypt_key, plaintext)}).encode()
                 if encrypted
