@@ -24,6 +24,7 @@ import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from flask import Blueprint, request
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from wechatpy.enterprise import WeChatClient
 from wechatpy.enterprise.crypto import WeChatCrypto
@@ -256,7 +257,16 @@ class WecomAdapter:
         if media_id is None:
             log.warning("wecom: image %s not found, card sent without it", ref)
             return
-        self._send_app_message(recipient, {"msgtype": "image", "image": {"media_id": media_id}})
+        try:
+            self._send_app_message(recipient, {"msgtype": "image", "image": {"media_id": media_id}})
+        except DeliveryError as exc:
+            if exc.retryable:
+                raise
+            # E.g. 40007: the media_id expired early. The card still goes; the next one uploads.
+            log.warning("wecom: image %s not sent (%s), card sent without it", ref, exc)
+            with session_scope(self.state.session_factory) as session:
+                session.execute(delete(KeyValue).where(KeyValue.key == f"wecom:media:{ref}"))
+            return
         self._remember(sent_key, ref, self.state.clock.now() + PHOTO_SENT_TTL)
 
     def _media_id(self, ref: str, media: MediaLoader) -> str | None:

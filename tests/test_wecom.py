@@ -518,6 +518,30 @@ def test_evidence_refused_by_upload_still_sends_the_card(wecom, fake, drain, ses
     assert SECRET not in warning and "tok-" not in warning
 
 
+def test_photo_refused_on_send_still_sends_the_card_and_uploads_afresh(
+    wecom, fake, drain, session, team
+):
+    send = fake.server.routes[("POST", "/cgi-bin/message/send")]
+
+    def media_expired_once(rec: Any) -> Reply:
+        body = rec.json()
+        if body["touser"] == BOSS and body["msgtype"] == "image":
+            fake.server.route("POST", "/cgi-bin/message/send", send)
+            return Reply(200, {"errcode": 40007, "errmsg": "invalid media_id"})
+        return send(rec)
+
+    fake.server.route("POST", "/cgi-bin/message/send", media_expired_once)
+    claim_by_photo(fake, wecom, drain, session)
+    assert [m["msgtype"] for m in fake.sent(BOSS)] == ["template_card"]
+    row = session.scalars(select(Outbox).where(Outbox.recipient_id == team[0].id)).one()
+    assert row.state == "sent"
+    # The refused media_id is forgotten: the next card showing the photo uploads it again.
+    wecom.text(BOSS, "待审")
+    drain()
+    assert len(fake.calls("media/upload")) == 2
+    assert [m["msgtype"] for m in fake.sent(BOSS)][-2:] == ["image", "template_card"]
+
+
 def test_busy_evidence_upload_retries_the_card_with_its_photo(
     wecom, fake, drain, clock, session, team
 ):
