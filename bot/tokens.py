@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, text
@@ -38,7 +40,7 @@ class TokenCache:
 
     def get(self, key: str, fetch: Callable[[], tuple[str, int]]) -> str:
         """Return a cached token, or call `fetch() -> (token, expires_in_seconds)` once across
-        the process's threads (and, on PostgreSQL, across processes)."""
+        threads and processes; the others wait and use its token."""
         memo = self._memo.get(key)
         if memo is not None and memo[1] - timedelta(seconds=self._early) > self._clock.now():
             return memo[0]
@@ -49,25 +51,37 @@ class TokenCache:
             token = self._read(key)  # another thread may have refreshed it meanwhile
             if token is not None:
                 return token
-            if self._on_postgresql():
+            database = self._sqlite_file()
+            if database is None:
                 with session_scope(self._factory) as session:
-                    # Serialize refreshes across processes; other writers are not blocked.
-                    session.execute(
-                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(key.encode())}
-                    )
+                    if session.get_bind().dialect.name == "postgresql":
+                        # Serialize refreshes across processes; other writers are not blocked.
+                        session.execute(
+                            text("SELECT pg_advisory_xact_lock(:k)"),
+                            {"k": zlib.crc32(key.encode())},
+                        )
                     token = self._valid(session, key)
                     if token is not None:
                         return token
                     return self._store(session, key, *fetch())
-            # SQLite: a transaction holds the file's write lock, and every callback waits for it;
-            # never across a network call. Processes sharing one file may each refresh once.
-            value, expires_in = fetch()
-            with session_scope(self._factory) as session:
-                return self._store(session, key, value, expires_in)
+            # SQLite: a transaction holds the file's write lock, and every callback waits for it,
+            # so never across a network call. Processes sharing the file (all on this host)
+            # take turns on a lock file beside it instead.
+            with _file_lock(f"{database}-tokens.lock"):
+                token = self._read(key)  # another process may have refreshed it meanwhile
+                if token is not None:
+                    return token
+                value, expires_in = fetch()
+                with session_scope(self._factory) as session:
+                    return self._store(session, key, value, expires_in)
 
-    def _on_postgresql(self) -> bool:
+    def _sqlite_file(self) -> str | None:
+        """The database file when the database is an SQLite file, else None."""
         with self._factory() as session:
-            return session.get_bind().dialect.name == "postgresql"
+            url = session.get_bind().url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return url.database
 
     def _read(self, key: str) -> str | None:
         with session_scope(self._factory) as session:
@@ -92,3 +106,14 @@ class TokenCache:
         self._memo.pop(key, None)
         with session_scope(self._factory) as session:
             session.execute(delete(KeyValue).where(KeyValue.key == key))
+
+
+@contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    """An exclusive lock held between processes (flock) for the block's duration."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -71,3 +71,31 @@ def test_a_refresh_does_not_hold_up_other_writers(state, clock):
 
     assert cache.get("k", fetch) == "tok"
     assert written.is_set()
+
+
+def test_two_processes_fetch_once(state):
+    """Two caches on one database (as in two worker processes): one fetch, one token."""
+    first_cache = TokenCache(state.session_factory, state.clock)
+    second_cache = TokenCache(state.session_factory, state.clock)
+    calls = []
+    entered = threading.Event()
+    release = threading.Event()
+
+    def slow_fetch():
+        calls.append(1)
+        entered.set()
+        release.wait(5)
+        return "shared", 7200
+
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(first_cache.get("k", slow_fetch)))
+    first.start()
+    assert entered.wait(5)
+    second = threading.Thread(target=lambda: results.append(second_cache.get("k", slow_fetch)))
+    second.start()
+    second.join(0.3)  # time to reach the lock; without one it would call fetch now
+    assert len(calls) == 1
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["shared", "shared"] and len(calls) == 1
