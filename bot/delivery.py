@@ -108,9 +108,21 @@ class Delivery:
             delivered += sum(1 for p in plans if p.sent_at is not None)
         # Updates after this batch's sends, so fresh copies are known before they are updated.
         for row in rows:
-            if row.kind == "update":
-                delivered += self._update(row)
+            if row.kind != "update":
+                continue
+            if self.state.clock.now() >= start_by:
+                self._release(row.id)  # too late in the lease: the next batch takes it
+                continue
+            delivered += self._update(row)
         return delivered
+
+    def _release(self, row_id: int) -> None:
+        """Hand a leased row back, due now, without counting the attempt."""
+        with session_scope(self.state.session_factory) as session:
+            row = session.get(Outbox, row_id)
+            assert row is not None
+            row.state, row.next_attempt_at = "pending", self.state.clock.now()
+            row.attempts = max(row.attempts - 1, 0)
 
     def close(self) -> None:
         """End the send threads (the worker stops)."""
@@ -211,7 +223,12 @@ class Delivery:
         keys = {p.key for p in plans}
         sent = {seconds: window_counts(session, keys, seconds, now) for seconds in windows}
         planned: dict[str, int] = defaultdict(int)
+        held: dict[str, datetime] = {}
         for plan in plans:
+            if plan.key in held:
+                # Keep one person's messages in order: nothing overtakes a held-back one.
+                plan.defer_until = held[plan.key]
+                continue
             limits = self._limits(plan)
             if any(
                 sent[lim.seconds].get(plan.key, 0) + planned[plan.key] + plan.cost > lim.count
@@ -221,6 +238,7 @@ class Delivery:
                     session, plan.key, limits, now, planned[plan.key], plan.cost
                 )
                 if plan.defer_until is not None:
+                    held[plan.key] = plan.defer_until
                     continue
             planned[plan.key] += plan.cost
 

@@ -36,6 +36,10 @@ DOWNLOAD_FAILED = "图片下载失败，请重新发送照片。"
 HANDLING_FAILED = "抱歉，刚才的消息没有处理成功，请稍后再试。"
 
 
+class _LeaseLost(Exception):
+    """The event was taken over by another worker while this one handled it."""
+
+
 def inbound_backoff(attempts: int) -> timedelta:
     """10 s, 20 s, 40 s, 80 s: a platform hiccup is waited out, a worker's photo not forgotten."""
     return timedelta(seconds=10 * 2 ** max(attempts - 1, 0))
@@ -60,7 +64,11 @@ class Worker:
             InboundEvent.state == "pending",
             or_(InboundEvent.next_attempt_at.is_(None), InboundEvent.next_attempt_at <= now),
         )
-        abandoned = and_(InboundEvent.state == "processing", InboundEvent.next_attempt_at <= now)
+        # A NULL lease: left "processing" before leases existed (migration 0004).
+        abandoned = and_(
+            InboundEvent.state == "processing",
+            or_(InboundEvent.next_attempt_at.is_(None), InboundEvent.next_attempt_at <= now),
+        )
         return or_(pending, abandoned)
 
     def process_inbound(self, limit: int = 50) -> int:
@@ -81,7 +89,8 @@ class Worker:
                 done += 1
         return done
 
-    def _claim_inbound(self, event_id: int) -> Event | None:
+    def _claim_inbound(self, event_id: int) -> tuple[Event, int] | None:
+        """Take the event for INBOUND_LEASE; the event and this claim's attempt number."""
         now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
             claimed = session.execute(
@@ -97,11 +106,26 @@ class Worker:
                 return None
             row = session.get(InboundEvent, event_id)
             assert row is not None
-            return Event.from_dict(row.payload)
+            return Event.from_dict(row.payload), row.attempts
+
+    @staticmethod
+    def _still_mine(event_id: int, attempt: int) -> ColumnElement[bool]:
+        """The row is still held by this claim (no other worker took it over since)."""
+        return and_(
+            InboundEvent.id == event_id,
+            InboundEvent.state == "processing",
+            InboundEvent.attempts == attempt,
+        )
 
     def _process_one(self, event_id: int) -> bool:
-        event = self._claim_inbound(event_id)
-        if event is None:
+        claim = self._claim_inbound(event_id)
+        if claim is None:
+            return False
+        event, attempt = claim
+        if attempt > INBOUND_MAX_ATTEMPTS:
+            # Taken over from workers that died on it every time (a photo that kills the
+            # process?): handling it again would kill this one too.
+            self._record_failure(event_id, attempt, event, RuntimeError("worker lost mid-event"))
             return False
         media: dict[str, bytes] = {}
         try:
@@ -111,40 +135,55 @@ class Worker:
                 )
             with session_scope(self.state.session_factory) as session:
                 self._handle(session, event, media)
-                row = session.get(InboundEvent, event_id)
-                assert row is not None
-                row.state, row.processed_at, row.error = "done", self.state.clock.now(), None
-                row.next_attempt_at = None
+                done = session.execute(
+                    update(InboundEvent)
+                    .where(self._still_mine(event_id, attempt))
+                    .values(
+                        state="done",
+                        processed_at=self.state.clock.now(),
+                        error=None,
+                        next_attempt_at=None,
+                    )
+                ).rowcount
+                if not done:
+                    raise _LeaseLost
+        except _LeaseLost:
+            # Another worker took the event over after this one's lease ran out: its run
+            # counts, this one's is rolled back.
+            log.warning("inbound event %s: lease lost, result discarded", event_id)
+            return False
         except Exception as exc:
-            self._record_failure(event_id, event, exc)
+            self._record_failure(event_id, attempt, event, exc)
             return False
         self._wake.set()
         return True
 
-    def _record_failure(self, event_id: int, event: Event, exc: Exception) -> None:
+    def _record_failure(self, event_id: int, attempt: int, event: Event, exc: Exception) -> None:
         """Retry later, or give up and tell the sender; never silently."""
         download = isinstance(exc, DeliveryError)
         if download:
             log.warning("inbound event %s: %s", event_id, str(exc)[:200])
         else:
-            log.exception("inbound event %s failed", event_id)
+            log.error("inbound event %s failed", event_id, exc_info=exc)
         now = self.state.clock.now()
+        final = attempt >= INBOUND_MAX_ATTEMPTS or (download and not exc.retryable)
+        values: dict[str, object] = {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
+        if final:
+            values.update(state="failed", next_attempt_at=None)
+        else:
+            wait = inbound_backoff(attempt)
+            if download and exc.retry_after:
+                wait = max(wait, timedelta(seconds=exc.retry_after))
+            values.update(state="pending", next_attempt_at=now + wait)
         with session_scope(self.state.session_factory) as session:
-            row = session.get(InboundEvent, event_id)
-            assert row is not None
-            row.error = f"{type(exc).__name__}: {str(exc)[:400]}"
-            final = row.attempts >= INBOUND_MAX_ATTEMPTS or (download and not exc.retryable)
-            if not final:
-                wait = inbound_backoff(row.attempts)
-                if download and exc.retry_after:
-                    wait = max(wait, timedelta(seconds=exc.retry_after))
-                row.state, row.next_attempt_at = "pending", now + wait
-                return
-            row.state, row.next_attempt_at = "failed", None
-            failed_download = download and event.kind == EventKind.IMAGE
-            self._reply_failure(
-                session, event, DOWNLOAD_FAILED if failed_download else HANDLING_FAILED
-            )
+            mine = session.execute(
+                update(InboundEvent).where(self._still_mine(event_id, attempt)).values(**values)
+            ).rowcount
+            if mine and final:
+                failed_download = download and event.kind == EventKind.IMAGE
+                self._reply_failure(
+                    session, event, DOWNLOAD_FAILED if failed_download else HANDLING_FAILED
+                )
 
     def _reply_failure(self, session: Session, event: Event, text: str) -> None:
         """Tell the sender their message was not handled."""

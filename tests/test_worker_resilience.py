@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 from bot.models import Identity, InboundEvent, Outbox
 from bot.services.evidence import store_photo
 from bot.services.outbox import enqueue
-from bot.worker import DOWNLOAD_FAILED, HANDLING_FAILED, INBOUND_LEASE
+from bot.worker import DOWNLOAD_FAILED, HANDLING_FAILED, INBOUND_LEASE, Worker
 from cards import Card, Text
 from tests.factories import make_team, photo_bytes
 from tests.fakes.server import Reply
@@ -118,35 +118,43 @@ def test_event_left_processing_by_a_dead_worker_is_taken_up_after_its_lease(
     assert row.state == "done" and row.attempts == 2 and picker_sent(fake)
 
 
-def _refuse_platform_updates(session: Any) -> None:
-    """A database fault under the handler: changing an employee's last platform fails."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            text(
-                "CREATE TRIGGER refuse BEFORE UPDATE OF last_platform ON employees"
-                " BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
-            )
-        )
-    else:
+@pytest.fixture
+def refuse_platform_updates(session: Any) -> Iterator[None]:
+    """A database fault under the handler: changing an employee's last platform fails.
+
+    Dropped afterwards: the PostgreSQL test database is reset by truncation, which keeps
+    triggers and functions.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if not sqlite:
         session.execute(
             text(
                 "CREATE FUNCTION refuse() RETURNS trigger AS $$"
                 " BEGIN RAISE EXCEPTION 'refused by test'; END $$ LANGUAGE plpgsql"
             )
         )
-        session.execute(
-            text(
-                "CREATE TRIGGER refuse BEFORE UPDATE OF last_platform ON employees"
-                " FOR EACH ROW EXECUTE FUNCTION refuse()"
+    session.execute(
+        text(
+            "CREATE TRIGGER refuse BEFORE UPDATE OF last_platform ON employees"
+            + (
+                " BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+                if sqlite
+                else " FOR EACH ROW EXECUTE FUNCTION refuse()"
             )
         )
+    )
+    session.commit()
+    yield
+    session.rollback()
+    session.execute(text("DROP TRIGGER refuse" + ("" if sqlite else " ON employees")))
+    if not sqlite:
+        session.execute(text("DROP FUNCTION refuse()"))
     session.commit()
 
 
 def test_a_message_that_keeps_failing_gets_an_apology_not_silence(
-    wecom, fake, drain, clock, session, worker
+    wecom, fake, drain, clock, session, worker, refuse_platform_updates
 ):
-    _refuse_platform_updates(session)
     wecom.text(WORKER, "积分")
     for _ in range(6):
         drain()
@@ -207,3 +215,89 @@ def test_cards_with_photos_count_twice_against_wecom_pacing(
     clock.advance(seconds=61)
     drain()
     assert len(fake.sent(WORKER)) == 32
+
+
+def test_a_worker_past_its_lease_does_not_undo_the_takeover(
+    state, fake, wecom, drain, clock, session, worker
+):
+    fake.media["M5"] = photo_bytes(5)
+    media_get = fake.server.routes[("GET", "/cgi-bin/media/get")]
+    other = Worker(state)
+    taken_over: list[int] = []
+
+    def hanging_past_the_lease(rec: Any) -> Reply:
+        fake.server.route("GET", "/cgi-bin/media/get", media_get)
+        clock.advance(seconds=INBOUND_LEASE.total_seconds() + 1)
+        taken_over.append(other.process_inbound())  # another worker takes over and finishes
+        return media_get(rec)
+
+    fake.server.route("GET", "/cgi-bin/media/get", hanging_past_the_lease)
+    wecom.image(WORKER, "M5")
+    assert state.worker.process_inbound() == 0  # the late result is rolled back
+    other.delivery.close()
+    drain()
+    assert taken_over == [1]
+    row = event_row(session)
+    assert row.state == "done" and row.attempts == 2
+    pickers = [c for c in fake.cards(WORKER) if c["main_title"]["title"].startswith("选择申领规则")]
+    assert len(pickers) == 1
+
+
+@pytest.mark.parametrize("attempts, lease", [(5, -1), (0, None)], ids=["died-5-times", "pre-0004"])
+def test_events_left_processing_are_finished_or_given_up(
+    wecom, fake, drain, clock, session, worker, attempts, lease
+):
+    fake.media["M6"] = photo_bytes(6)
+    wecom.image(WORKER, "M6")
+    until = None if lease is None else clock.now() + timedelta(seconds=lease)
+    session.execute(
+        update(InboundEvent).values(state="processing", attempts=attempts, next_attempt_at=until)
+    )
+    session.commit()
+    drain()
+    row = event_row(session)
+    if attempts >= 5:
+        # Workers died on it five times: not handled a sixth time, and the sender is told.
+        assert row.state == "failed" and not fake.calls("media/get")
+        assert fake.texts(WORKER) == [HANDLING_FAILED]
+    else:
+        assert row.state == "done" and picker_sent(fake)
+
+
+def test_a_held_back_card_waits_for_its_window_and_keeps_its_place(
+    state, fake, drain, clock, session, worker
+):
+    evidence = store_photo(
+        session, state.config.media_dir, worker, photo_bytes(7), source="test", now=clock.now()
+    )
+    session.commit()
+    start = clock.now()
+
+    def card(title: str) -> Card:
+        return Card(title=title, image=f"evidence:{evidence.id}")
+
+    for i in range(14):  # 28 messages at 10:00:00
+        enqueue(session, card(f"卡片{i}"), now=clock.now(), recipient=worker)
+    session.commit()
+    drain()
+    clock.advance(seconds=30)
+    enqueue(session, Text("第29条"), now=clock.now(), recipient=worker)
+    session.commit()
+    drain()
+    assert len(fake.sent(WORKER)) == 29
+    clock.advance(seconds=10)
+    late_card = enqueue(session, card("卡片14"), now=clock.now(), recipient=worker)
+    after = enqueue(session, Text("卡片之后"), now=clock.now(), recipient=worker)
+    session.commit()
+    drain()
+    # The card needs two of the one slot left; it waits until the 10:00:00 messages age out
+    # (the 10:00:30 text stays in the window), and the text behind it does not overtake it.
+    session.expire_all()
+    due = start + timedelta(seconds=60)
+    assert [(r.state, r.next_attempt_at) for r in (late_card, after)] == [
+        ("pending", due),
+        ("pending", due),
+    ]
+    clock.advance(seconds=20)
+    drain()
+    assert [m["msgtype"] for m in fake.sent(WORKER)[-3:]] == ["image", "markdown", "text"]
