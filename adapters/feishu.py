@@ -32,9 +32,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult
 from adapters.http import ApiSession, plain, read_body, within_window
+from bot.db import session_scope
 from bot.events import Event, EventKind
 from bot.services.evidence import MAX_BYTES as MAX_PHOTO_BYTES
 from bot.services.inbound import accept_inbound
+from bot.services.people import find_sender
+from bot.signing import NOT_YOUR_BUTTON, ActionRefused
 from bot.tokens import TokenCache
 from cards import Card, Message
 from cards.feishu import render
@@ -265,10 +268,29 @@ class FeishuAdapter:
         # Other message types (files, stickers, …) arrive as empty text: the help card answers.
         return Event(kind=EventKind.TEXT, text=text, **common), {}
 
+    def _refusal(self, open_id: str, signed: str) -> str | None:
+        """NOT_YOUR_BUTTON when the button names another employee than the presser, else None.
+
+        One signature check and one indexed read, within the 3 s answer. Tampered or expired
+        values go on to the worker, which answers them in the chat as on every platform.
+        """
+        try:
+            action = self.state.signer.verify(signed, self.state.clock.now())
+        except ActionRefused:
+            return None
+        with session_scope(self.state.session_factory) as session:
+            presser = find_sender(session, self.platform, open_id)
+            presser_id = presser.id if presser is not None else None
+        return NOT_YOUR_BUTTON if presser_id != action.actor_id else None
+
     def _card_event(self, key: str, body: dict[str, Any]) -> tuple[Event | None, dict]:
         open_id = _ident(body["operator"]["open_id"])
         value = body["action"]["value"]
         signed = _ident(value.get("v") if isinstance(value, dict) else value, limit=1024)
+        refusal = self._refusal(open_id, signed)
+        if refusal is not None:
+            # design §6: a click by anyone else is refused with a clear toast, on the spot.
+            return None, {"toast": {"type": "error", "content": refusal}}
         context = body.get("context") or {}
         message_id = context.get("open_message_id")
         event = Event(

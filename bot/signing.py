@@ -12,6 +12,7 @@ from bot.errors import BotError
 
 CARD_EXPIRED = "这张卡片已过期，请发送「待审」或「帮助」重新查看。"
 CARD_INVALID = "这个按钮无效，请重新发送指令。"
+NOT_YOUR_BUTTON = "这个按钮不是发给你的，无法操作。"
 VERSION = "v1"
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot.errors import BotError
 from bot.events import EventKind
-from bot.signing import Action, ActionRefused
+from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
 from handlers import approval, claim, help, points, tasks
 from handlers.context import HandlerContext
@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 
 BUSY = "系统繁忙，请稍后再试（编号 {ref}）。"
 NOT_FOR_YOU = "这张卡片只能由 {name} 操作。"
-NOT_YOUR_BUTTON = "这个按钮不是发给你的，无法操作。"
 
 CommandHandler = Callable[[HandlerContext, str], list[Message]]
 ActionHandler = Callable[[HandlerContext, Action], list[Message]]

@@ -481,12 +481,16 @@ def test_same_event_delivered_three_times_credits_once(feishu, fake, session, dr
     assert fake.texts(BOSS) == [APPROVED_ACK.format(claim_id=claim.id, name=worker.name, points=20)]
 
 
-def test_click_by_someone_else_is_refused(feishu, fake, session, drain, team):
+@pytest.mark.parametrize("presser", [COLLEAGUE, "ou_stranger"])
+def test_click_by_someone_else_is_refused_with_a_toast(feishu, fake, session, drain, team, presser):
     _boss, worker, _ = team
     card = claim_by_photo(feishu, fake, drain)
-    feishu.press(COLLEAGUE, card, "通过")
+    before = inbound_count(session)
+    answer = feishu.press(presser, card, "通过")
+    assert answer.status_code == 200
+    assert answer.json == {"toast": {"type": "error", "content": NOT_YOUR_BUTTON}}
     drain()
-    assert fake.texts(COLLEAGUE) == [NOT_YOUR_BUTTON]
+    assert inbound_count(session) == before and fake.to(presser) == []
     assert balance(session, worker.id) == 0
     assert session.scalars(select(Claim)).one().state == ClaimState.PENDING
 
