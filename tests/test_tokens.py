@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from bot.db import session_scope
 from bot.models import KeyValue
 from bot.tokens import TokenCache
@@ -26,8 +28,11 @@ def test_token_is_cached_until_shortly_before_expiry(state, clock):
     assert cache.get("wecom:app", fetch) == "tok3"
 
 
-def test_racing_callers_fetch_once(state):
+@pytest.mark.parametrize("processes", [1, 2], ids=["threads", "processes"])
+def test_racing_callers_fetch_once(state, processes):
+    """Callers racing in one process, or in two (two caches on one database): one fetch."""
     cache = TokenCache(state.session_factory, state.clock)
+    other = cache if processes == 1 else TokenCache(state.session_factory, state.clock)
     calls = []
     entered = threading.Event()
     release = threading.Event()
@@ -42,7 +47,7 @@ def test_racing_callers_fetch_once(state):
     first = threading.Thread(target=lambda: results.append(cache.get("k", slow_fetch)))
     first.start()
     assert entered.wait(5)
-    second = threading.Thread(target=lambda: results.append(cache.get("k", slow_fetch)))
+    second = threading.Thread(target=lambda: results.append(other.get("k", slow_fetch)))
     second.start()
     # Give the second caller time to reach the lock; without it, it would call fetch now.
     second.join(0.3)
@@ -71,31 +76,3 @@ def test_a_refresh_does_not_hold_up_other_writers(state, clock):
 
     assert cache.get("k", fetch) == "tok"
     assert written.is_set()
-
-
-def test_two_processes_fetch_once(state):
-    """Two caches on one database (as in two worker processes): one fetch, one token."""
-    first_cache = TokenCache(state.session_factory, state.clock)
-    second_cache = TokenCache(state.session_factory, state.clock)
-    calls = []
-    entered = threading.Event()
-    release = threading.Event()
-
-    def slow_fetch():
-        calls.append(1)
-        entered.set()
-        release.wait(5)
-        return "shared", 7200
-
-    results: list[str] = []
-    first = threading.Thread(target=lambda: results.append(first_cache.get("k", slow_fetch)))
-    first.start()
-    assert entered.wait(5)
-    second = threading.Thread(target=lambda: results.append(second_cache.get("k", slow_fetch)))
-    second.start()
-    second.join(0.3)  # time to reach the lock; without one it would call fetch now
-    assert len(calls) == 1
-    release.set()
-    first.join(10)
-    second.join(10)
-    assert results == ["shared", "shared"] and len(calls) == 1
