@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 import requests
 from flask import Blueprint, jsonify, request
 
-from adapters.base import DeliveryError, MediaLoader, MediaPayload, Recipient, SendResult
+from adapters.base import (
+    DeliveryError,
+    MediaLoader,
+    MediaPayload,
+    Recipient,
+    SendResult,
+    unless_image_refused,
+)
 from adapters.http import ApiSession, plain, read_body, within_window
 from bot.events import Event, EventKind
 from bot.services.evidence import MAX_BYTES
@@ -166,15 +173,12 @@ class DingtalkAdapter:
             if payload is None:
                 log.warning("dingtalk: card image %s not found, sending without it", ref)
                 return None
-            try:
-                return self._oapi_upload(payload)
-            except DeliveryError as exc:
-                if exc.retryable:
-                    raise  # the whole send is retried later, image included
-                # A refused image must not cost the card (an approval the supervisor needs).
-                # The message names the call, HTTP status and code only: no token.
-                log.warning("dingtalk: card image %s refused (%s), sending without it", ref, exc)
-                return None
+            return unless_image_refused(
+                lambda: self._oapi_upload(payload),
+                log,
+                "dingtalk: card image %s refused (%s), sending without it",
+                ref,
+            )
 
         return remembered(
             self.state.session_factory,

@@ -30,7 +30,7 @@ import requests
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult
+from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult, unless_image_refused
 from adapters.http import ApiSession, plain, read_body, within_window
 from bot.db import session_scope
 from bot.events import Event, EventKind
@@ -389,7 +389,8 @@ class FeishuAdapter:
         if payload is None:
             log.warning("feishu: card image %s not found; sending without it", ref)
             return None
-        try:
+
+        def upload() -> str:
             data = self._call(
                 "POST",
                 IMAGES_PATH,
@@ -400,13 +401,11 @@ class FeishuAdapter:
             image_key = data.get("image_key")
             if not isinstance(image_key, str) or not image_key:
                 raise DeliveryError("feishu: upload answered without image_key", retryable=False)
-        except DeliveryError as exc:
-            if exc.retryable:
-                raise
-            # The error names the path, HTTP status and Feishu's code and message; no token.
-            log.warning("feishu: card image %s refused (%s); sending without it", ref, exc)
-            return None
-        return image_key
+            return image_key
+
+        return unless_image_refused(
+            upload, log, "feishu: card image %s refused (%s); sending without it", ref
+        )
 
     def _tenant_token(self) -> str:
         return self._tokens.get(self._token_key, self._fetch_token)

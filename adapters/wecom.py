@@ -32,7 +32,7 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import WeChatSigner
 
-from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult
+from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult, unless_image_refused
 from adapters.http import ApiSession, plain, read_body, within_window
 from bot.db import session_scope
 from bot.errors import ConfigError
@@ -246,24 +246,23 @@ class WecomAdapter:
         with session_scope(self.state.session_factory) as session:
             if cache_get(session, sent_key, self.state.clock.now()) == ref:
                 return
-        try:
-            media_id = self._media_id(ref, media)
-        except DeliveryError as exc:
-            if exc.retryable:
-                raise
-            # The card matters more than its photo: the approver can still open the claim.
-            log.warning("wecom: image %s refused (%s), card sent without it", ref, exc)
-            return
+        media_id = unless_image_refused(
+            lambda: self._media_id(ref, media),
+            log,
+            "wecom: image %s refused (%s), card sent without it",
+            ref,
+        )
         if media_id is None:
-            log.warning("wecom: image %s not found, card sent without it", ref)
             return
-        try:
-            self._send_app_message(recipient, {"msgtype": "image", "image": {"media_id": media_id}})
-        except DeliveryError as exc:
-            if exc.retryable:
-                raise
-            # E.g. 40007: the media_id expired early. The card still goes; the next one uploads.
-            log.warning("wecom: image %s not sent (%s), card sent without it", ref, exc)
+        body = {"msgtype": "image", "image": {"media_id": media_id}}
+        sent = unless_image_refused(
+            lambda: self._send_app_message(recipient, body),
+            log,
+            "wecom: image %s not sent (%s), card sent without it",
+            ref,
+        )
+        if sent is None:
+            # E.g. 40007: the media_id expired early. Forget it: the next card uploads again.
             with session_scope(self.state.session_factory) as session:
                 session.execute(delete(KeyValue).where(KeyValue.key == f"wecom:media:{ref}"))
             return
@@ -275,6 +274,7 @@ class WecomAdapter:
         def upload() -> str | None:
             payload = media(ref)
             if payload is None:
+                log.warning("wecom: image %s not found, card sent without it", ref)
                 return None
             upload = (payload.filename, payload.data, payload.mime_type)
             result = self._call("upload", lambda: self.client.media.upload("image", upload))

@@ -77,6 +77,12 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _hand_back(row: Outbox, due: datetime) -> None:
+    """Return a leased row unsent (held back by pacing or the lease's end): not an attempt."""
+    row.state, row.next_attempt_at = "pending", due
+    row.attempts = max(row.attempts - 1, 0)
+
+
 def _is_card(message: Message | None) -> bool:
     return isinstance(message, Card)
 
@@ -117,12 +123,11 @@ class Delivery:
         return delivered
 
     def _release(self, row_id: int) -> None:
-        """Hand a leased row back, due now, without counting the attempt."""
+        """Hand a leased row back, due now."""
         with session_scope(self.state.session_factory) as session:
             row = session.get(Outbox, row_id)
             assert row is not None
-            row.state, row.next_attempt_at = "pending", self.state.clock.now()
-            row.attempts = max(row.attempts - 1, 0)
+            _hand_back(row, self.state.clock.now())
 
     def close(self) -> None:
         """End the send threads (the worker stops)."""
@@ -355,9 +360,7 @@ class Delivery:
                 if plan.sent_at is not None:
                     self._record_sent(session, row, plan)
                 elif plan.defer_until is not None:
-                    # Pacing is not a failed attempt.
-                    row.state, row.next_attempt_at = "pending", plan.defer_until
-                    row.attempts = max(row.attempts - 1, 0)
+                    _hand_back(row, plan.defer_until)
                 elif plan.error is not None:
                     self._record_failure(row, plan.error, now)
 
