@@ -21,20 +21,21 @@ from typing import TYPE_CHECKING, Any
 import requests
 from flask import Blueprint, jsonify, request
 
-from adapters.base import (
+from adapters.base import unless_image_refused
+from adapters.http import ApiSession, plain, read_body, within_window
+from bot.ports import (
     DeliveryError,
+    Event,
+    EventKind,
     MediaLoader,
     MediaPayload,
     Recipient,
     SendResult,
-    unless_image_refused,
 )
-from adapters.http import ApiSession, plain, read_body, within_window
-from bot.events import Event, EventKind
+from bot.runtime.tokens import TokenCache
 from bot.services.evidence import MAX_BYTES
 from bot.services.inbound import accept_inbound
 from bot.services.kv import remembered
-from bot.tokens import TokenCache
 from cards import Card, Message, Text
 from cards.dingtalk import (
     is_static,
@@ -46,7 +47,7 @@ from cards.dingtalk import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import BotState
+    from bot.state import BotState
 
 log = logging.getLogger(__name__)
 

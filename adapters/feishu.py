@@ -30,20 +30,20 @@ import requests
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult, unless_image_refused
+from adapters.base import unless_image_refused
 from adapters.http import ApiSession, plain, read_body, within_window
 from bot.db import session_scope
-from bot.events import Event, EventKind
+from bot.ports import DeliveryError, Event, EventKind, MediaLoader, Recipient, SendResult
+from bot.runtime.tokens import TokenCache
 from bot.services.evidence import MAX_BYTES as MAX_PHOTO_BYTES
 from bot.services.inbound import accept_inbound
 from bot.services.people import find_sender
 from bot.signing import NOT_YOUR_BUTTON, ActionRefused
-from bot.tokens import TokenCache
 from cards import Card, Message
 from cards.feishu import render
 
 if TYPE_CHECKING:
-    from bot.app import BotState
+    from bot.state import BotState
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from sqlalchemy import select
 
-from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult
 from bot.db import session_scope
-from bot.events import Event, EventKind
 from bot.models import Department, Employee, Evidence, LocalMessage
+from bot.ports import DeliveryError, Event, EventKind, MediaLoader, Recipient, SendResult
 from bot.services.evidence import MAX_BYTES, photo_path
 from bot.services.images import media_path
 from bot.services.inbound import record_inbound
@@ -25,7 +24,7 @@ from cards import Card, Message, Text, message_from_dict
 from cards.local import render_html
 
 if TYPE_CHECKING:
-    from bot.app import BotState
+    from bot.state import BotState
 
 HISTORY = 60
 PHOTO_TOO_LARGE = "照片超过 10 MB，请压缩后重新发送。"

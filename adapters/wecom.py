@@ -32,15 +32,15 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import WeChatSigner
 
-from adapters.base import DeliveryError, MediaLoader, Recipient, SendResult, unless_image_refused
+from adapters.base import unless_image_refused
 from adapters.http import ApiSession, plain, read_body, within_window
 from bot.db import session_scope
 from bot.errors import ConfigError
-from bot.events import Event, EventKind
 from bot.models import KeyValue
+from bot.ports import DeliveryError, Event, EventKind, MediaLoader, Recipient, SendResult
+from bot.runtime.tokens import TokenCache
 from bot.services.inbound import accept_inbound, record_inbound
 from bot.services.kv import cache_get, cache_put, remembered
-from bot.tokens import TokenCache
 from cards import Card, Message
 from cards.wecom import (
     DONE_KEY,
@@ -52,7 +52,7 @@ from cards.wecom import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import BotState
+    from bot.state import BotState
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bot.models import Employee, EscalationPolicy, Task
 from bot.services.escalation import create_task, policy_by_name
 
 if TYPE_CHECKING:
-    from bot.app import BotState
+    from bot.state import BotState
 
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,30}$")
 SEVERITIES = ("normal", "urgent")

@@ -1,66 +1,38 @@
-"""The Flask app factory: configuration, database, adapters and routes wired together."""
+"""The composition root: the Flask app factory wires configuration, database, adapters, handlers
+and routes together. The one core module that imports adapters, handlers and blueprints."""
 
 from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, jsonify
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import text
 
+from bot.api import make_blueprint as make_api_blueprint
 from bot.clock import Clock
 from bot.config import Config, load_config
 from bot.db import current_and_head, make_engine, make_session_factory
-from bot.pacing import PLATFORM_LIMITS, Limit
+from bot.platforms import LOCAL, PLATFORMS
+from bot.runtime.worker import Worker
 from bot.signing import Signer
+from bot.state import BotState
+from handlers import router
 
 log = logging.getLogger(__name__)
 
-# platform -> "module:Class"; a module is imported only when its platform is configured.
-ADAPTERS = {
-    "wecom": "adapters.wecom:WecomAdapter",
-    "dingtalk": "adapters.dingtalk:DingtalkAdapter",
-    "feishu": "adapters.feishu:FeishuAdapter",
-}
 UPLOAD_LIMIT = 11 * 1024 * 1024  # photos up to 10 MB plus form overhead (local chat)
-
-
-@dataclass
-class BotState:
-    """Everything a request, job or worker needs; stored at app.extensions['bot']."""
-
-    config: Config
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    clock: Clock
-    signer: Signer
-    adapters: dict[str, Any] = field(default_factory=dict)
-    worker: Any = None
-    rate_limits: dict[str, dict[str, tuple[Limit, ...]]] = field(
-        default_factory=lambda: dict(PLATFORM_LIMITS)
-    )
-
-    def notify_worker(self) -> None:
-        """Wake the in-process worker, if any, after queuing work."""
-        if self.worker is not None:
-            self.worker.notify()
 
 
 def build_adapters(state: BotState) -> dict[str, Any]:
     """Instantiate the local adapter (unless production) and every configured platform."""
+    specs = [] if state.config.is_production else [LOCAL]
+    specs += [p for p in PLATFORMS.values() if state.config.platform(p.name) is not None]
     adapters: dict[str, Any] = {}
-    if not state.config.is_production:
-        from adapters.local import LocalAdapter
-
-        adapters["local"] = LocalAdapter(state)
-    for platform, path in ADAPTERS.items():
-        if state.config.platform(platform) is None:
-            continue
-        module_name, class_name = path.split(":")
-        adapters[platform] = getattr(importlib.import_module(module_name), class_name)(state)
+    for spec in specs:
+        module_name, class_name = spec.adapter.split(":")
+        adapters[spec.name] = getattr(importlib.import_module(module_name), class_name)(state)
     return adapters
 
 
@@ -82,8 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         signer=Signer(config.secret_key),
     )
     state.adapters = build_adapters(state)
-    from bot.worker import Worker
-
+    state.dispatch = router.dispatch
     state.worker = Worker(state)
     app.extensions["bot"] = state
     for adapter in state.adapters.values():
@@ -92,9 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.register_blueprint(blueprint)
     _register_health(app, state)
     if config.api_token:
-        from bot.api import make_blueprint
-
-        app.register_blueprint(make_blueprint(state))
+        app.register_blueprint(make_api_blueprint(state))
 
     @app.errorhandler(413)
     def _too_large(_exc: Exception) -> Any:

@@ -13,37 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
-
-PLATFORM_VARS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # platform: (required when any is set, optional)
-    "wecom": (
-        ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY"),
-        ("WECOM_API_BASE",),
-    ),
-    "dingtalk": (
-        ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_ROBOT_CODE"),
-        (
-            "DINGTALK_AGENT_ID",
-            "DINGTALK_TOKEN",
-            "DINGTALK_AES_KEY",
-            "DINGTALK_CARD_TEMPLATE_ID",
-            "DINGTALK_API_BASE",
-            "DINGTALK_OAPI_BASE",
-            "DINGTALK_CORP_ID",
-        ),
-    ),
-    "feishu": (
-        ("FEISHU_APP_ID", "FEISHU_APP_SECRET", "FEISHU_VERIFICATION_TOKEN"),
-        ("FEISHU_ENCRYPT_KEY", "FEISHU_DOMAIN"),
-    ),
-}
-
-DEFAULTS = {
-    "WECOM_API_BASE": "https://qyapi.weixin.qq.com/cgi-bin/",
-    "DINGTALK_API_BASE": "https://api.dingtalk.com",
-    "DINGTALK_OAPI_BASE": "https://oapi.dingtalk.com",
-    "FEISHU_DOMAIN": "https://open.feishu.cn",
-}
+from bot.platforms import PLATFORMS, PlatformSpec
 
 
 @dataclass(frozen=True)
@@ -88,29 +58,24 @@ def _read_secret_key(var_dir: Path) -> str:
     return key
 
 
-def _check_platform(name: str, env: Mapping[str, str]) -> dict[str, str] | None:
-    required, optional = PLATFORM_VARS[name]
-    present = [v for v in required + optional if env.get(v)]
+def _check_platform(spec: PlatformSpec, env: Mapping[str, str]) -> dict[str, str] | None:
+    """The values of a platform whose variables are set; None when it is off.
+
+    Raises:
+        ConfigError: half configured (a required variable missing) or a bad value.
+    """
+    required, optional = spec.required_env, spec.optional_env
     if not any(env.get(v) for v in required):
         return None
     missing = [v for v in required if not env.get(v)]
     if missing:
-        set_ = ", ".join(v for v in present if v in required)
-        raise ConfigError(f"{missing[0]}: required when {set_} is set ({name} is half configured)")
-    values = {v: env.get(v) or DEFAULTS.get(v, "") for v in required + optional}
-    for key in ("WECOM_AES_KEY", "DINGTALK_AES_KEY"):
-        if key in values and values[key] and len(values[key]) != 43:
-            raise ConfigError(f"{key}: expected 43 characters, got {len(values[key])}")
-    if name == "dingtalk" and bool(values["DINGTALK_TOKEN"]) != bool(values["DINGTALK_AES_KEY"]):
-        which = "DINGTALK_AES_KEY" if values["DINGTALK_TOKEN"] else "DINGTALK_TOKEN"
-        raise ConfigError(f"{which}: DINGTALK_TOKEN and DINGTALK_AES_KEY must be set together")
-    if name == "wecom" and not values["WECOM_AGENT_ID"].isdigit():
-        raise ConfigError("WECOM_AGENT_ID: expected a number")
-    for key in ("WECOM_API_BASE", "DINGTALK_API_BASE", "DINGTALK_OAPI_BASE", "FEISHU_DOMAIN"):
-        if key in values and not values[key].startswith(("http://", "https://")):
-            raise ConfigError(f"{key}: expected an http(s) URL, got {values[key]!r}")
-    if name == "wecom" and not values["WECOM_API_BASE"].endswith("/"):
-        values["WECOM_API_BASE"] += "/"
+        set_ = ", ".join(v for v in required if env.get(v))
+        raise ConfigError(
+            f"{missing[0]}: required when {set_} is set ({spec.name} is half configured)"
+        )
+    values = {v: env.get(v) or spec.defaults.get(v, "") for v in required + optional}
+    if spec.check is not None:
+        spec.check(values)
     return values
 
 
@@ -151,10 +116,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     if api_token is not None and len(api_token) < 16:
         raise ConfigError(f"BOT_API_TOKEN: expected at least 16 characters, got {len(api_token)}")
     platforms = {}
-    for name in PLATFORM_VARS:
-        values = _check_platform(name, env)
+    for spec in PLATFORMS.values():
+        values = _check_platform(spec, env)
         if values is not None:
-            platforms[name] = values
+            platforms[spec.name] = values
     return Config(
         database_url=database_url,
         media_dir=Path(env.get("BOT_MEDIA_DIR") or var_dir / "media"),

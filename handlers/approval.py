@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.context import HandlerContext
 from bot.errors import InvalidInput
 from bot.models import Claim
-from bot.services import claim_notices as notices
+from bot.notices import claims as notices
 from bot.services.claims import (
     approve_claim,
     claim_points,
@@ -20,7 +21,6 @@ from bot.services.conversation import forget, recall, remember
 from bot.services.outbox import close_card
 from bot.signing import Action
 from cards import Card, Message, Text
-from handlers.context import HandlerContext
 
 AWAITING_REASON = "awaiting_reason"
 REASON_WINDOW = timedelta(minutes=30)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from bot.context import HandlerContext
 from bot.errors import NotAllowed
 from bot.jobs import claim_period, ranked_week_period
 from bot.jobs.leaderboard import broadcast_leaderboard
 from bot.models import Role
 from cards import Message, Text
-from handlers.context import HandlerContext
 
 ONLY_HR = "只有 HR 或管理员可以广播排行榜。"
 BROADCAST_DONE = "📣 已广播上周排行（{period}）：{boards} 个部门，{messages} 条消息。"

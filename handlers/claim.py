@@ -7,16 +7,16 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.context import HandlerContext
 from bot.errors import InvalidInput, NotFound
 from bot.models import Evidence, Rule
-from bot.services import claim_notices as notices
+from bot.notices import claims as notices
 from bot.services.claims import check_evidence, claim_points, find_rule, likely_rules, submit_claim
 from bot.services.conversation import forget, recall, remember
 from bot.services.evidence import store_photo
 from bot.services.outbox import close_card
 from bot.signing import Action
 from cards import Button, Card, Message, Text
-from handlers.context import HandlerContext
 
 PHOTO_WINDOW = timedelta(minutes=10)
 PENDING_PHOTO = "pending_photo"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.context import HandlerContext
 from cards import Card, Message
-from handlers.context import HandlerContext
 
 HELP_TITLE = "绩效积分机器人 · 帮助"
 HELP_LINES = (

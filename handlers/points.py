@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.context import HandlerContext
 from bot.services.ledger import balance, department_ranking, recent_entries
 from bot.timeutil import local_dt, month_start, week_start
 from cards import Card, Field, Message, Text
-from handlers.context import HandlerContext
 
 NO_DEPARTMENT = "你还没有分配部门，暂无排行。请联系 HR。"
 NO_POINTS_YET = "本周部门还没有人得分，发照片申领第一个吧！"

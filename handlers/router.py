@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
 
+from bot.context import HandlerContext
 from bot.errors import BotError
-from bot.events import EventKind
+from bot.notices.system import BUSY
+from bot.ports import EventKind
 from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
 from handlers import approval, claim, help, points, tasks
-from handlers.context import HandlerContext
 
 log = logging.getLogger(__name__)
 
-BUSY = "系统繁忙，请稍后再试（编号 {ref}）。"
 NOT_FOR_YOU = "这张卡片只能由 {name} 操作。"
 
 CommandHandler = Callable[[HandlerContext, str], list[Message]]
@@ -120,7 +119,3 @@ def dispatch(ctx: HandlerContext) -> list[Message]:
             ctx.event.kind,
         )
         return [Text(BUSY.format(ref=ref))]
-
-
-UNKNOWN_SENDER = "你好！你还没有在绩效积分系统中登记，暂时无法使用。请联系 HR 开通账号。"
-UNKNOWN_SENDER_TTL = timedelta(days=1)

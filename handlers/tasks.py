@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.context import HandlerContext
 from bot.models import TaskState
 from bot.services.escalation import (
     ACKED_REPLY,
@@ -15,7 +16,6 @@ from bot.services.escalation import (
 from bot.signing import Action
 from bot.timeutil import local_dt
 from cards import Button, Card, Message, Text
-from handlers.context import HandlerContext
 
 NO_TASKS = "你目前没有待办任务。👍"
 TASKS_TITLE = "我的待办任务"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.models import Claim, ClaimState, LedgerEntry, Outbox
-from bot.services import claim_notices as notices
+from bot.notices import claims as notices
 from bot.services.ledger import balance
 from cards import Card, Text
 from handlers.approval import APPROVED_ACK

@@ -12,8 +12,8 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.db import _file_lock, dbapi_transaction, make_engine, upgrade
-from bot.events import Event, EventKind
 from bot.models import InboundEvent
+from bot.ports import Event, EventKind
 
 
 def _event(key: str) -> Event:

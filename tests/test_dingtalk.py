@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.models import Claim, ClaimState, Identity, InboundEvent, LedgerEntry, Outbox
-from bot.services import claim_notices as notices
+from bot.notices import claims as notices
+from bot.notices.system import UNKNOWN_SENDER
 from bot.services.ledger import balance
+from bot.signing import NOT_YOUR_BUTTON
 from handlers.claim import PICK_TITLE
-from handlers.router import NOT_YOUR_BUTTON, UNKNOWN_SENDER
 from tests.factories import make_team, photo_bytes
 from tests.fakes.dingtalk import (
     ACCESS_TOKEN,

@@ -13,15 +13,16 @@ from sqlalchemy import text as sql
 
 from bot.app import bot_state, create_app
 from bot.db import make_engine
-from bot.delivery import idempotency_key
 from bot.models import Claim, ClaimState, Identity, InboundEvent, LedgerEntry, Outbox
-from bot.services import claim_notices as notices
+from bot.notices import claims as notices
+from bot.notices.system import UNKNOWN_SENDER
+from bot.runtime.delivery import idempotency_key
 from bot.services.evidence import MAX_BYTES, PHOTO_TOO_LARGE
 from bot.services.ledger import balance
+from bot.signing import NOT_YOUR_BUTTON
 from cards.feishu import button_values
 from handlers.approval import APPROVED_ACK
 from handlers.claim import PICK_TITLE
-from handlers.router import NOT_YOUR_BUTTON, UNKNOWN_SENDER
 from tests.factories import make_team, photo_bytes
 from tests.fakes.feishu import (
     IMAGES_PATH,

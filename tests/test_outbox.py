@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.delivery import MAX_ATTEMPTS, backoff
 from bot.models import Identity, Outbox
+from bot.runtime.delivery import MAX_ATTEMPTS, backoff
 from bot.services.outbox import enqueue
 from bot.services.people import delivery_platform, reach_of
 from cards import Text
@@ -101,7 +101,7 @@ def test_rows_not_yet_due_wait_for_the_clock(session, clock, drain):
 
 
 def test_pacing_holds_back_a_burst_without_counting_attempts(state, session, clock, drain):
-    from bot.pacing import Limit
+    from bot.platforms import Limit
 
     state.rate_limits["local"] = {"user": (Limit(2, 60),)}
     employee = make_employee(session)
@@ -119,7 +119,7 @@ def test_pacing_holds_back_a_burst_without_counting_attempts(state, session, clo
 
 
 def test_pacing_is_per_recipient(state, session, clock, drain):
-    from bot.pacing import Limit
+    from bot.platforms import Limit
 
     state.rate_limits["local"] = {"user": (Limit(1, 60),)}
     a, b = make_employee(session), make_employee(session)
@@ -131,7 +131,7 @@ def test_pacing_is_per_recipient(state, session, clock, drain):
 def test_idempotency_key_is_stable_per_row_and_unique_across_databases():
     from datetime import UTC, datetime
 
-    from bot.delivery import idempotency_key
+    from bot.runtime.delivery import idempotency_key
 
     created = datetime(2026, 11, 29, 8, 30, 1, 123456, tzinfo=UTC)
     key = idempotency_key(7, created)

@@ -8,7 +8,7 @@ import pytest
 
 from bot.db import session_scope
 from bot.models import KeyValue
-from bot.tokens import TokenCache
+from bot.runtime.tokens import TokenCache
 
 
 def test_token_is_cached_until_shortly_before_expiry(state, clock):

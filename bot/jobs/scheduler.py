@@ -26,7 +26,7 @@ from bot.jobs import JOBS, JobOutcome, run_job
 from bot.models import SchedulerLease
 
 if TYPE_CHECKING:
-    from bot.app import BotState
+    from bot.state import BotState
 
 log = logging.getLogger(__name__)
 

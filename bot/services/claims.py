@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import BotError, InvalidInput, LimitReached, NotAllowed, NotFound
 from bot.models import AuditLog, Campaign, Claim, ClaimState, Employee, Evidence, Rule
-from bot.services import claim_notices as notices
+from bot.notices import claims as notices
 from bot.services.evidence import find_duplicate_claim
 from bot.services.ledger import append_entry, balance
 from bot.services.outbox import enqueue, publish_card

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
 
 from bot.db import dbapi_transaction
-from bot.events import Event
 from bot.models import InboundEvent
+from bot.ports import Event
 
 _TABLE = InboundEvent.__table__
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}

@@ -11,20 +11,24 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from adapters.base import DeliveryError
+from bot.context import HandlerContext
 from bot.db import session_scope
-from bot.delivery import BATCH, Delivery
-from bot.events import Event, EventKind
 from bot.models import InboundEvent
+from bot.notices.system import (
+    DOWNLOAD_FAILED,
+    HANDLING_FAILED,
+    UNKNOWN_SENDER,
+    UNKNOWN_SENDER_TTL,
+)
+from bot.ports import DeliveryError, Event, EventKind
+from bot.runtime.delivery import BATCH, Delivery
 from bot.services.kv import cache_get, cache_put
 from bot.services.outbox import enqueue
 from bot.services.people import find_sender
 from cards import Text
-from handlers.context import HandlerContext
-from handlers.router import UNKNOWN_SENDER, UNKNOWN_SENDER_TTL, dispatch
 
 if TYPE_CHECKING:
-    from bot.app import BotState
+    from bot.state import BotState
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +36,6 @@ INBOUND_MAX_ATTEMPTS = 5
 # A worker that dies mid-event (a deploy, the OOM killer) leaves it "processing"; another worker
 # takes it up once this lease has run out.
 INBOUND_LEASE = timedelta(minutes=5)
-DOWNLOAD_FAILED = "图片下载失败，请重新发送照片。"
-HANDLING_FAILED = "抱歉，刚才的消息没有处理成功，请稍后再试。"
 
 
 class _LeaseLost(Exception):
@@ -223,7 +225,8 @@ class Worker:
             sender=sender,
             fetch_media=fetch_media,
         )
-        for reply in dispatch(ctx):
+        assert self.state.dispatch is not None, "the app wires the router in"
+        for reply in self.state.dispatch(ctx):
             enqueue(
                 session,
                 reply,

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.events import Event
 from bot.models import Employee
+from bot.ports import Event
 from bot.services.claims import ClaimContext
 from bot.signing import Signer
 

@@ -1,37 +1,19 @@
 """Per-recipient send pacing, shared by every worker process through the outbox table.
 
-The limits are the platforms' own (platforms.md §3–§6). WeCom silently drops messages above
-30/min or 1000/h per member per app, and DingTalk blocks a robot for 10 minutes after 20/min in
-one group, so we hold rows back rather than learn about it from lost messages. Feishu answers 429
-with a reset header, which the adapter turns into a retry; the small per-recipient limit here only
-keeps bursts (a broadcast) from tripping it. Two workers racing may overshoot by one message.
+The limits are the platforms' own, in bot/platforms.py (platforms.md §3–§6): WeCom silently
+drops messages above its limits and DingTalk blocks a robot for 10 minutes, so rows are held back
+rather than lost. Two workers racing may overshoot by one message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Outbox
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """At most `count` platform messages per `seconds` to one recipient."""
-
-    count: int
-    seconds: int
-
-
-# platform -> recipient kind ("user" or "chat") -> limits
-PLATFORM_LIMITS: dict[str, dict[str, tuple[Limit, ...]]] = {
-    "wecom": {"user": (Limit(30, 60), Limit(1000, 3600)), "chat": (Limit(20, 60),)},
-    "dingtalk": {"user": (Limit(20, 60), Limit(500, 86400)), "chat": (Limit(20, 60),)},
-    "feishu": {"user": (Limit(5, 1), Limit(100, 60)), "chat": (Limit(5, 1), Limit(100, 60))},
-}
+from bot.platforms import Limit
 
 
 def pace_key(

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from adapters.base import DeliveryError, MediaPayload, Recipient
 from bot.db import session_scope
 from bot.models import CardCopy, CardState, Evidence, Outbox
-from bot.pacing import Limit, pace_key, wait_until, window_counts
+from bot.ports import DeliveryError, MediaPayload, Recipient
+from bot.runtime.pacing import Limit, pace_key, wait_until, window_counts
 from bot.services.evidence import photo_path
 from bot.services.images import media_path
 from bot.services.people import Reach, delivery_platform, reach_of
 from cards import Card, Message, message_from_dict
 
 if TYPE_CHECKING:
-    from bot.app import BotState
+    from bot.state import BotState
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,55 @@
+"""The domain tables (design §7), one module per area; the schema itself comes from migrations/.
+
+Import models from here (`from bot.models import Claim`); the area modules import only
+`bot.models.base` and the areas below them, never this package.
+"""
+
+from bot.models.asks import EscalationLog, EscalationPolicy, Task, TaskState
+from bot.models.base import Base, UTCDateTime
+from bot.models.claims import Campaign, Claim, ClaimState, Evidence, Rule
+from bot.models.economy import Reward
+from bot.models.ledger import LedgerEntry, LedgerHead, StarAward
+from bot.models.messaging import (
+    CardCopy,
+    CardState,
+    ConversationState,
+    InboundEvent,
+    LocalMessage,
+    Outbox,
+)
+from bot.models.org import Department, Employee, Identity, Role
+from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "CalendarDay",
+    "Campaign",
+    "CardCopy",
+    "CardState",
+    "Claim",
+    "ClaimState",
+    "ConversationState",
+    "Department",
+    "Employee",
+    "EscalationLog",
+    "EscalationPolicy",
+    "Evidence",
+    "Identity",
+    "InboundEvent",
+    "JobRun",
+    "KeyValue",
+    "LedgerEntry",
+    "LedgerHead",
+    "LocalMessage",
+    "Outbox",
+    "Reward",
+    "Rule",
+    "Role",
+    "SchedulerLease",
+    "Setting",
+    "StarAward",
+    "Task",
+    "TaskState",
+    "UTCDateTime",
+]

@@ -1,0 +1,11 @@
+"""What the runtime tells people when something went wrong around their message."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+UNKNOWN_SENDER = "你好！你还没有在绩效积分系统中登记，暂时无法使用。请联系 HR 开通账号。"
+UNKNOWN_SENDER_TTL = timedelta(days=1)  # design §11: at most once per sender per day
+BUSY = "系统繁忙，请稍后再试（编号 {ref}）。"
+DOWNLOAD_FAILED = "图片下载失败，请重新发送照片。"
+HANDLING_FAILED = "抱歉，刚才的消息没有处理成功，请稍后再试。"

@@ -1,0 +1,1 @@
+"""What runs the bot between requests: the job worker, outbox delivery, pacing and tokens."""
