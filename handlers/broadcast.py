@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import HandlerContext
 from bot.errors import NotAllowed
-from bot.jobs import claim_period, ranked_week_period
+from bot.jobs.base import claim_period, ranked_week_period
 from bot.jobs.leaderboard import broadcast_leaderboard
 from bot.models import Role
 from cards import Message, Text

@@ -20,7 +20,7 @@ from bot.services.escalation import create_task, escalation_tick
 from bot.services.workcal import get_setting
 
 if TYPE_CHECKING:
-    from bot.jobs import JobContext
+    from bot.jobs.base import JobContext
 
 SOURCE = "claim"
 KIND = "approval"

@@ -29,7 +29,7 @@ from bot.timeutil import local_dt
 from cards import Card
 
 if TYPE_CHECKING:
-    from bot.jobs import JobContext
+    from bot.jobs.base import JobContext
 
 TITLE = "📋 今日可得分任务"
 RULES_HEADER = "本部门常得分："

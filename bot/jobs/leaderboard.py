@@ -23,7 +23,7 @@ from bot.timeutil import week_start
 from cards import Card
 
 if TYPE_CHECKING:
-    from bot.jobs import JobContext
+    from bot.jobs.base import JobContext
 
 TOP = 5
 TITLE = "🏆 {department} 上周积分 TOP{top}"
@@ -107,7 +107,7 @@ def broadcast_leaderboard(
 
 def run_weekly_leaderboard(ctx: JobContext) -> str:
     """The weekly job; returns counts."""
-    from bot.jobs import ranked_week_period
+    from bot.jobs.base import ranked_week_period
 
     boards, sent = broadcast_leaderboard(
         ctx.session,

@@ -21,7 +21,7 @@ from bot.services.images import media_ref, render_certificate
 from cards import Card, Field
 
 if TYPE_CHECKING:
-    from bot.jobs import JobContext
+    from bot.jobs.base import JobContext
 
 CATEGORY = "改善"
 AWARDED = 3
@@ -78,7 +78,7 @@ def rank_improvers(session: Session, start: datetime, end: datetime) -> list[Can
 
 def run_monthly_star(ctx: JobContext) -> str:
     """Award the stars of the month before `ctx.now` and announce them; returns counts."""
-    from bot.jobs import ranked_month_period
+    from bot.jobs.base import ranked_month_period
 
     session = ctx.session
     period = ranked_month_period(ctx.now, ctx.tz)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bot.services.escalation import escalation_tick
 
 if TYPE_CHECKING:
-    from bot.jobs import JobContext
+    from bot.jobs.base import JobContext
 
 
 def run_escalation_tick(ctx: JobContext) -> str:

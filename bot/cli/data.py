@@ -1,6 +1,6 @@
 """HR data file commands for `python -m bot`: import-org, import-departments, rules export|import.
 
-`bot/cli.py` attaches them to the top-level group (design §10).
+`bot/cli/__init__.py` attaches them to the top-level group (design §10).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli_support import cli_session
+from bot.cli.support import cli_session
 from bot.services.org import ImportReport, import_departments, import_org
 from bot.services.rules_csv import export_rules, import_rules
 

@@ -1,4 +1,4 @@
-"""`python -m bot`: the one command-line entry point (design §10)."""
+"""The `python -m bot` group and its core commands: run, web, worker, db, ledger, outbox."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import click
 from sqlalchemy import select
 
-from bot.cli_support import cli_config, cli_session
+from bot.cli.support import cli_config, cli_session
 from bot.db import upgrade
 
 
@@ -164,23 +164,3 @@ def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
             query.values(state="pending", attempts=0, next_attempt_at=clock.now())
         ).rowcount
     click.echo(f"requeued {count} row(s)")
-
-
-def _attach_job_commands() -> None:
-    from bot.cli_jobs import calendar_group, jobs_group, scheduler_command
-
-    cli.add_command(scheduler_command)
-    cli.add_command(jobs_group)
-    cli.add_command(calendar_group)
-
-
-def _attach_data_commands() -> None:
-    from bot.cli_data import import_departments_command, import_org_command, rules_group
-
-    cli.add_command(import_org_command)
-    cli.add_command(import_departments_command)
-    cli.add_command(rules_group)
-
-
-_attach_data_commands()
-_attach_job_commands()

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import click
 
-from bot.cli_support import cli_config
+from bot.cli.support import cli_config
 
 
 @click.command("scheduler")
@@ -121,7 +121,7 @@ def calendar_group() -> None:
 def _set_day(day: str, is_workday: bool, note: str | None) -> None:
     from datetime import date
 
-    from bot.cli_support import cli_session
+    from bot.cli.support import cli_session
     from bot.services.workcal import set_workday
 
     try:
@@ -157,7 +157,7 @@ def calendar_quiet_hours(start: str, end: str | None) -> None:
     """Set quiet hours, e.g. `21:00 07:30`, or `off`. Urgent alerts always go out."""
     import re
 
-    from bot.cli_support import cli_session
+    from bot.cli.support import cli_session
     from bot.services.workcal import set_setting
 
     if start == "off":
@@ -178,7 +178,7 @@ def calendar_list() -> None:
     """Show quiet hours and every marked date."""
     from sqlalchemy import select
 
-    from bot.cli_support import cli_session
+    from bot.cli.support import cli_session
     from bot.models import CalendarDay
     from bot.services.workcal import DEFAULT_QUIET, get_setting
 

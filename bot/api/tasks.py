@@ -1,17 +1,14 @@
-"""The JSON API for external systems (MES/ERP/PLM), bearer-token protected (design §5).
-
-POST /api/v1/tasks creates a task with an escalation chain, idempotently per
+"""POST /api/v1/tasks creates a task with an escalation chain, idempotently per
 (source, external_id): 201 on create, 200 with the existing task on a repeat.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -128,23 +125,8 @@ def _existing(session: Session, source: str, external_id: str) -> Task | None:
     )
 
 
-def make_blueprint(state: BotState) -> Blueprint:
-    """The /api/v1 blueprint (registered only when BOT_API_TOKEN is set)."""
-    api = Blueprint("api", __name__, url_prefix="/api/v1")
-    token = (state.config.api_token or "").encode()
-
-    @api.before_request
-    def _authenticate() -> Any:
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            response = jsonify(error="unauthorized")
-            response.status_code = 401
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        if not hmac.compare_digest(given.strip().encode(), token):
-            return jsonify(error="forbidden"), 403
-        return None
+def register(api: Blueprint, state: BotState) -> None:
+    """Add POST /tasks to the API blueprint."""
 
     @api.post("/tasks")
     def create_task_route() -> Any:
@@ -171,9 +153,3 @@ def make_blueprint(state: BotState) -> Blueprint:
                 return jsonify(task_json(session, found)), 200
         state.notify_worker()
         return jsonify(result), 201
-
-    @api.errorhandler(405)
-    def _not_allowed(_exc: Exception) -> Response:
-        return Response(status=405)
-
-    return api
