@@ -307,7 +307,7 @@ def outbox_rate(platform: str, messages: int, tmp: str, name: str) -> tuple[floa
     from bot.config import load_config
     from bot.db import session_scope, upgrade
     from bot.models import Employee, Identity, Outbox
-    from bot.services.outbox import enqueue
+    from bot.outbox import enqueue
     from cards import Text
 
     fake, base_url = serve_fake(platform)

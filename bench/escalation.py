@@ -36,8 +36,8 @@ from bot.models import (
     Task,
     TaskState,
 )
+from bot.outbox import enqueue
 from bot.services.escalation import escalation_tick
-from bot.services.outbox import enqueue
 from bot.signing import Signer
 from cards import Card
 

@@ -9,6 +9,7 @@ from bot.context import HandlerContext
 from bot.errors import InvalidInput
 from bot.models import Claim
 from bot.notices import claims as notices
+from bot.outbox import close_card
 from bot.services.claims import (
     approve_claim,
     claim_points,
@@ -18,7 +19,6 @@ from bot.services.claims import (
     reject_claim,
 )
 from bot.services.conversation import forget, recall, remember
-from bot.services.outbox import close_card
 from bot.signing import Action
 from cards import Card, Message, Text
 

@@ -11,10 +11,10 @@ from bot.context import HandlerContext
 from bot.errors import InvalidInput, NotFound
 from bot.models import Evidence, Rule
 from bot.notices import claims as notices
+from bot.outbox import close_card
 from bot.services.claims import check_evidence, claim_points, find_rule, likely_rules, submit_claim
 from bot.services.conversation import forget, recall, remember
 from bot.services.evidence import store_photo
-from bot.services.outbox import close_card
 from bot.signing import Action
 from cards import Button, Card, Message, Text
 

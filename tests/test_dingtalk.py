@@ -763,7 +763,7 @@ def test_events_route_is_off_without_token_and_aes_key(client, clock, fake):
 
 def test_group_sends_are_paced_at_20_per_minute(session, clock, drain, fake):
     """DingTalk blocks a robot for 10 minutes after 20 messages a minute in one group."""
-    from bot.services.outbox import enqueue
+    from bot.outbox import enqueue
     from cards import Text
 
     rows = [

@@ -319,9 +319,9 @@ def test_import_departments_sets_chat_ids_and_creates_paths(session, clock):
     depts = {d.path: d for d in session.scalars(select(Department))}
     assert set(depts) == {"冲压车间", "焊装车间", "焊装车间/二班"}
     stamping = depts["冲压车间"]
-    assert (stamping.wecom_chatid, stamping.dingtalk_open_conversation_id) == ("wrOgAA", "cidX==")
-    assert stamping.feishu_chat_id == "oc_1"
-    assert depts["焊装车间/二班"].wecom_chatid is None
+    assert (stamping.chat_for("wecom"), stamping.chat_for("dingtalk")) == ("wrOgAA", "cidX==")
+    assert stamping.chat_for("feishu") == "oc_1"
+    assert depts["焊装车间/二班"].chat_for("wecom") is None
 
 
 def test_import_departments_twice_changes_nothing(session):

@@ -9,8 +9,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.models import Identity, Outbox
-from bot.runtime.delivery import MAX_ATTEMPTS, backoff
-from bot.services.outbox import enqueue
+from bot.outbox import MAX_ATTEMPTS, backoff, enqueue
 from bot.services.people import delivery_platform, reach_of
 from cards import Text
 from tests.factories import make_employee

@@ -14,6 +14,7 @@ from bot.jobs.daily import RULES_HEADER, TASKS_HEADER
 from bot.models import (
     Campaign,
     ClaimState,
+    DepartmentChat,
     Employee,
     JobRun,
     Outbox,
@@ -104,7 +105,7 @@ def test_weekly_leaderboard_twice_sends_once(state, session):
 def test_weekly_leaderboard_goes_to_the_department_chat_when_configured(state, session):
     _, team = _scored_team(session)
     dept = team[0].department
-    dept.wecom_chatid = "wrCHAT1"
+    dept.chats.append(DepartmentChat(platform="wecom", chat_id="wrCHAT1"))
     session.commit()
     run_job(
         state.session_factory, "weekly_leaderboard", MONDAY, tz=TZ, signer=state.signer,

@@ -13,9 +13,9 @@ from sqlalchemy import select, text, update
 
 from bot.models import Identity, InboundEvent, Outbox
 from bot.notices.system import DOWNLOAD_FAILED, HANDLING_FAILED
+from bot.outbox import enqueue
 from bot.runtime.worker import INBOUND_LEASE, Worker
 from bot.services.evidence import store_photo
-from bot.services.outbox import enqueue
 from cards import Card, Text
 from tests.factories import make_team, photo_bytes
 from tests.fakes.server import Reply

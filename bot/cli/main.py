@@ -150,17 +150,10 @@ def outbox_list(failed: bool, limit: int) -> None:
 @click.option("--all-failed", is_flag=True, help="Retry every dead-lettered row.")
 def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
     """Put dead rows back in the queue."""
-    from sqlalchemy import update
-
-    from bot.models import Outbox
+    from bot.outbox import requeue_dead
 
     if not ids and not all_failed:
         raise click.UsageError("give row ids or --all-failed")
     with cli_session() as (session, clock):
-        query = update(Outbox).where(Outbox.state == "dead")
-        if not all_failed:
-            query = query.where(Outbox.id.in_(ids))
-        count = session.execute(
-            query.values(state="pending", attempts=0, next_attempt_at=clock.now())
-        ).rowcount
+        count = requeue_dead(session, None if all_failed else ids, clock.now())
     click.echo(f"requeued {count} row(s)")

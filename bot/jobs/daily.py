@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.jobs.common import queue_rows
 from bot.models import (
     Campaign,
     Claim,
@@ -25,6 +24,7 @@ from bot.models import (
     Task,
     TaskState,
 )
+from bot.outbox import enqueue_many
 from bot.timeutil import local_dt
 from cards import Card
 
@@ -132,5 +132,5 @@ def run_daily_tasks(ctx: JobContext) -> str:
             skipped += 1
             continue
         rows.append((person.id, card.to_dict()))
-    sent = queue_rows(session, rows, ctx.now)
+    sent = enqueue_many(session, rows, ctx.now)
     return f"sent={sent} nothing_to_say={skipped}"

@@ -17,7 +17,7 @@ from bot.models.messaging import (
     LocalMessage,
     Outbox,
 )
-from bot.models.org import Department, Employee, Identity, Role
+from bot.models.org import Department, DepartmentChat, Employee, Identity, Role
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "ClaimState",
     "ConversationState",
     "Department",
+    "DepartmentChat",
     "Employee",
     "EscalationLog",
     "EscalationPolicy",

@@ -33,10 +33,26 @@ class Department(Base):
     path: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
-    wecom_chatid: Mapped[str | None] = mapped_column(String(100))
-    dingtalk_open_conversation_id: Mapped[str | None] = mapped_column(String(200))
-    feishu_chat_id: Mapped[str | None] = mapped_column(String(100))
     employees: Mapped[list[Employee]] = relationship(back_populates="department")
+    chats: Mapped[list[DepartmentChat]] = relationship(
+        back_populates="department", cascade="all, delete-orphan", order_by="DepartmentChat.id"
+    )
+
+    def chat_for(self, platform: str) -> str | None:
+        """The department's group chat id on `platform`, if it has one."""
+        return next((c.chat_id for c in self.chats if c.platform == platform), None)
+
+
+class DepartmentChat(Base):
+    """A department's group chat on one platform (部门群), keyed by platform (bot/platforms.py)."""
+
+    __tablename__ = "department_chats"
+    __table_args__ = (UniqueConstraint("department_id", "platform"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(200))
+    department: Mapped[Department] = relationship(back_populates="chats")
 
 
 class Employee(Base):

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import outbox
 from bot.db import session_scope
-from bot.models import CardCopy, CardState, Evidence, Outbox
+from bot.models import CardState, Evidence, Outbox
 from bot.ports import DeliveryError, MediaPayload, Recipient
 from bot.runtime.pacing import Limit, pace_key, wait_until, window_counts
 from bot.services.evidence import photo_path
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
 # A leased row is another worker's only after LEASE. No send starts in the lease's last
 # SEND_MARGIN, which is longer than one send can take (token, upload and two calls, each with a
 # timeout), so a slow batch cannot have its rows sent a second time by another worker.
@@ -39,11 +39,6 @@ LEASE = timedelta(minutes=5)
 SEND_MARGIN = timedelta(minutes=2)
 BATCH = 200
 THREADS = 8
-
-
-def backoff(attempts: int) -> timedelta:
-    """Exponential backoff: 5 s, 10 s, 20 s … capped at one hour."""
-    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
 def idempotency_key(row_id: int, created_at: datetime) -> str:
@@ -75,12 +70,6 @@ class Plan:
     defer_until: datetime | None = None
     sent_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _hand_back(row: Outbox, due: datetime) -> None:
-    """Return a leased row unsent (held back by pacing or the lease's end): not an attempt."""
-    row.state, row.next_attempt_at = "pending", due
-    row.attempts = max(row.attempts - 1, 0)
 
 
 def _is_card(message: Message | None) -> bool:
@@ -125,9 +114,7 @@ class Delivery:
     def _release(self, row_id: int) -> None:
         """Hand a leased row back, due now."""
         with session_scope(self.state.session_factory) as session:
-            row = session.get(Outbox, row_id)
-            assert row is not None
-            _hand_back(row, self.state.clock.now())
+            outbox.release(session, row_id, self.state.clock.now())
 
     def close(self) -> None:
         """End the send threads (the worker stops)."""
@@ -158,29 +145,8 @@ class Delivery:
     def _lease(self, limit: int) -> list[Outbox]:
         """Take due rows (pending, or leased by a worker that died) for LEASE."""
         now = self.state.clock.now()
-        due = or_(Outbox.state == "pending", Outbox.state == "sending")
         with session_scope(self.state.session_factory) as session:
-            query = (
-                select(Outbox.id)
-                .where(due, Outbox.next_attempt_at <= now)
-                .order_by(Outbox.id)
-                .limit(limit)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(session.scalars(query))
-            if not ids:
-                return []
-            session.execute(
-                update(Outbox)
-                .where(Outbox.id.in_(ids))
-                .values(state="sending", next_attempt_at=now + LEASE, attempts=Outbox.attempts + 1)
-            )
-            rows = list(
-                session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id))
-            )
-            session.expunge_all()
-            return rows
+            return outbox.lease(session, limit, now, now + LEASE)
 
     # -- plan ----------------------------------------------------------------------------------
 
@@ -333,22 +299,7 @@ class Delivery:
             simple = p.sent_at is not None and not (p.card_key and _is_card(p.message))
             (plain if simple else others).append(p)
         with session_scope(self.state.session_factory) as session:
-            if plain:
-                session.execute(
-                    update(Outbox),
-                    [
-                        {
-                            "id": p.row_id,
-                            "state": "sent",
-                            "sent_at": p.sent_at,
-                            "last_error": None,
-                            "platform": p.platform,
-                            "pace_key": p.key,
-                            "cost": p.cost,
-                        }
-                        for p in plain
-                    ],
-                )
+            outbox.mark_sent(session, [_sent(p) for p in plain])
             ids = [p.row_id for p in others]
             rows = (
                 {r.id: r for r in session.scalars(select(Outbox).where(Outbox.id.in_(ids)))}
@@ -358,76 +309,27 @@ class Delivery:
             for plan in others:
                 row = rows[plan.row_id]
                 if plan.sent_at is not None:
-                    self._record_sent(session, row, plan)
+                    assert plan.recipient is not None
+                    outbox.mark_card_sent(
+                        session,
+                        row,
+                        _sent(plan),
+                        recipient_id=plan.recipient.employee_id,
+                        external_ref=plan.result or {},
+                        version=plan.version or 1,
+                    )
                 elif plan.defer_until is not None:
-                    _hand_back(row, plan.defer_until)
+                    outbox.hand_back(row, plan.defer_until)
                 elif plan.error is not None:
-                    self._record_failure(row, plan.error, now)
-
-    def _record_sent(self, session: Session, row: Outbox, plan: Plan) -> None:
-        row.state, row.sent_at, row.last_error = "sent", plan.sent_at, None
-        row.platform, row.pace_key, row.cost = plan.platform, plan.key, plan.cost
-        if not (plan.card_key and _is_card(plan.message)):
-            return
-        assert plan.recipient is not None and plan.sent_at is not None
-        version = plan.version or 1
-        session.add(
-            CardCopy(
-                card_key=plan.card_key,
-                platform=plan.platform,
-                recipient_id=plan.recipient.employee_id,
-                outbox_id=plan.row_id,
-                external_ref=plan.result or {},
-                version=version,
-                created_at=plan.sent_at,
-            )
-        )
-        card_state = session.get(CardState, plan.card_key)
-        if card_state is not None and card_state.version > version:
-            # The card changed while this copy was on its way: bring it up to date too.
-            session.add(
-                Outbox(
-                    kind="update",
-                    card_key=plan.card_key,
-                    payload=card_state.payload,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=plan.sent_at,
-                    created_at=plan.sent_at,
-                )
-            )
-
-    @staticmethod
-    def _record_failure(row: Outbox, error: DeliveryError, now: datetime) -> None:
-        row.last_error = str(error)[:500]
-        if not error.retryable or row.attempts >= MAX_ATTEMPTS:
-            row.state = "dead"
-            log.error(
-                "outbox %s dead after %s attempts: %s", row.id, row.attempts, str(error)[:200]
-            )
-            return
-        wait = timedelta(seconds=error.retry_after) if error.retry_after else backoff(row.attempts)
-        row.state, row.next_attempt_at = "pending", now + wait
-        log.warning("outbox %s retry in %s: %s", row.id, wait, str(error)[:200])
+                    _record_failure(row, plan.error, now)
 
     # -- card updates --------------------------------------------------------------------------
 
     def _update(self, row: Outbox) -> int:
         """Bring every older copy of a card up to its current version; 1 when done."""
+        assert row.card_key is not None
         with session_scope(self.state.session_factory) as session:
-            card_state = session.get(CardState, row.card_key)
-            assert card_state is not None
-            card = message_from_dict(card_state.payload)
-            assert isinstance(card, Card)
-            copies = [
-                (c.id, c.platform, dict(c.external_ref))
-                for c in session.scalars(
-                    select(CardCopy).where(
-                        CardCopy.card_key == row.card_key, CardCopy.version < card_state.version
-                    )
-                )
-            ]
-            version = card_state.version
+            card, version, copies = outbox.stale_copies(session, row.card_key)
         errors: list[DeliveryError] = []
         for copy_id, platform, ref in copies:
             adapter = self.state.adapters.get(platform)
@@ -443,24 +345,37 @@ class Delivery:
                 errors.append(DeliveryError(f"{type(exc).__name__}: {exc}"))
                 continue
             with session_scope(self.state.session_factory) as session:
-                copy = session.get(CardCopy, copy_id)
-                assert copy is not None
-                copy.version = version
-                if new_ref is not None:
-                    copy.external_ref = new_ref
+                outbox.mark_copy_updated(session, copy_id, version, new_ref)
         now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
+            if not errors:
+                outbox.mark_update_done(session, row.id, now)
+                return 1
+            # Copies already updated keep their new version; a retry only touches the rest.
             live = session.get(Outbox, row.id)
             assert live is not None
-            if errors:
-                # Copies already updated keep their new version; a retry only touches the rest.
-                first = errors[0]
-                retryable = any(e.retryable for e in errors)
-                self._record_failure(
-                    live,
-                    DeliveryError(str(first), retryable=retryable, retry_after=first.retry_after),
-                    now,
-                )
-                return 0
-            live.state, live.sent_at, live.last_error = "sent", now, None
-            return 1
+            first = errors[0]
+            retryable = any(e.retryable for e in errors)
+            _record_failure(
+                live,
+                DeliveryError(str(first), retryable=retryable, retry_after=first.retry_after),
+                now,
+            )
+            return 0
+
+
+def _sent(plan: Plan) -> outbox.Sent:
+    assert plan.sent_at is not None
+    return outbox.Sent(plan.row_id, plan.sent_at, plan.platform, plan.key, plan.cost)
+
+
+def _record_failure(row: Outbox, error: DeliveryError, now: datetime) -> None:
+    """Retry later or dead-letter, and say which in the log."""
+    dead = outbox.mark_failed(
+        row, str(error), retryable=error.retryable, retry_after=error.retry_after, now=now
+    )
+    if dead:
+        log.error("outbox %s dead after %s attempts: %s", row.id, row.attempts, str(error)[:200])
+    else:
+        wait = row.next_attempt_at - now
+        log.warning("outbox %s retry in %s: %s", row.id, wait, str(error)[:200])

@@ -20,10 +20,10 @@ from bot.notices.system import (
     UNKNOWN_SENDER,
     UNKNOWN_SENDER_TTL,
 )
+from bot.outbox import enqueue
 from bot.ports import DeliveryError, Event, EventKind
 from bot.runtime.delivery import BATCH, Delivery
 from bot.services.kv import cache_get, cache_put
-from bot.services.outbox import enqueue
 from bot.services.people import find_sender
 from cards import Text
 

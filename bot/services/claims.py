@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from bot.errors import BotError, InvalidInput, LimitReached, NotAllowed, NotFound
 from bot.models import AuditLog, Campaign, Claim, ClaimState, Employee, Evidence, Rule
 from bot.notices import claims as notices
+from bot.outbox import enqueue, publish_card
 from bot.services.evidence import find_duplicate_claim
 from bot.services.ledger import append_entry, balance
-from bot.services.outbox import enqueue, publish_card
 from bot.services.people import approvers_of, can_approve
 from bot.signing import Signer
 from bot.timeutil import day_start, local_dt, local_hm, week_start

@@ -10,28 +10,26 @@ the task then shows the new state.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.db import bulk_insert
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.models import (
-    CardState,
     Claim,
     ClaimState,
     Employee,
     EscalationLog,
     EscalationPolicy,
-    Outbox,
     Task,
     TaskState,
 )
-from bot.services.outbox import close_card, current_card, publish_card
+from bot.outbox import CardBatch, close_card, current_card, publish_card
 from bot.services.workcal import WorkCalendar, load_calendar
 from bot.signing import Signer
 from bot.timeutil import local_dt, local_hm
@@ -227,24 +225,14 @@ def alert_card(
 
 @dataclass
 class _Batch:
-    """Rows a tick inserts in bulk at the end of each batch (plain executemany, no ORM objects:
-    a tick may queue thousands of cards in one transaction)."""
+    """What a tick writes in bulk at the end of each batch: alert cards and log rows."""
 
-    cards: list[dict] = field(default_factory=list)
-    outbox: list[dict] = field(default_factory=list)
+    cards: CardBatch = field(default_factory=CardBatch)
     logs: list[dict] = field(default_factory=list)
 
     def queue_card(self, card: Card, recipient: Employee, now: datetime) -> None:
-        """outbox.enqueue for a card whose key is brand new."""
-        payload = card.to_dict()
-        self.cards.append({"key": card.key, "payload": payload, "version": 1, "updated_at": now})
-        self.outbox.append(
-            {
-                "kind": "send", "platform": None, "recipient_id": recipient.id, "target": None,
-                "card_key": card.key, "payload": payload, "state": "pending", "attempts": 0,
-                "next_attempt_at": now, "created_at": now,
-            }
-        )  # fmt: skip
+        """Queue a card whose key is brand new."""
+        self.cards.add(card, recipient.id, now)
 
     def log(self, task: Task, action: str, result: str, now: datetime, **kw: object) -> None:
         """One EscalationLog row."""
@@ -255,45 +243,9 @@ class _Batch:
 
     def write(self, session: Session) -> None:
         """Insert everything collected, then start afresh."""
-        tables = ((CardState, self.cards), (Outbox, self.outbox), (EscalationLog, self.logs))
-        for model, rows in tables:
-            if not rows:
-                continue
-            if session.get_bind().dialect.name == "postgresql":
-                _copy_rows(session, model, rows)
-            else:
-                session.execute(insert(model), rows)
-        self.cards, self.outbox, self.logs = [], [], []
-
-
-def _copy_rows(session: Session, model: type, rows: list[dict]) -> None:
-    """PostgreSQL COPY … FROM STDIN in the session's transaction: a thousand alerts are three
-    COPY streams instead of thousands of INSERT round trips (bench/escalation.py).
-
-    Values are converted as the column types would: aware datetimes to naive UTC
-    (UTCDateTime), dicts to JSON text. Rows share `now` and each card's payload, so each
-    distinct object is converted once.
-    """
-    memo: dict[int, object] = {}
-
-    def convert(value: object) -> object:
-        if not isinstance(value, datetime | dict):
-            return value
-        key = id(value)
-        if key not in memo:
-            memo[key] = (
-                value.astimezone(UTC).replace(tzinfo=None)
-                if isinstance(value, datetime)
-                else json.dumps(value, ensure_ascii=False)
-            )
-        return memo[key]
-
-    columns = list(rows[0])
-    raw = session.connection().connection.driver_connection
-    sql = f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN"
-    with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row([convert(row[c]) for c in columns])
+        self.cards.write(session)
+        bulk_insert(session, EscalationLog, self.logs)
+        self.logs = []
 
 
 # -- the tick --------------------------------------------------------------------------------------

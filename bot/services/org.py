@@ -11,27 +11,22 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from bot.models import Department, Employee, Identity, Role
+from bot.models import Department, DepartmentChat, Employee, Identity, Role
+from bot.platforms import PLATFORMS, chat_columns, identity_columns
 
-ORG_COLUMNS = (
-    "employee_no",
-    "name",
-    "department",
-    "role",
-    "supervisor_no",
-    "wecom_userid",
-    "dingtalk_userid",
-    "feishu_open_id",
-)
-DEPARTMENT_COLUMNS = (
-    "department",
-    "wecom_chatid",
-    "dingtalk_open_conversation_id",
-    "feishu_chat_id",
-)
-# Identity platform → org CSV column holding that platform's user id.
-ID_COLUMNS = {"wecom": "wecom_userid", "dingtalk": "dingtalk_userid", "feishu": "feishu_open_id"}
-PREFERRED_PLATFORMS = tuple(ID_COLUMNS)
+BASE_ORG_COLUMNS = ("employee_no", "name", "department", "role", "supervisor_no")
+
+
+def org_columns() -> tuple[str, ...]:
+    """The org CSV's columns: the base ones, then each platform's user id (design §10)."""
+    return BASE_ORG_COLUMNS + tuple(identity_columns().values())
+
+
+def department_columns() -> tuple[str, ...]:
+    """The departments CSV's columns: the path, then each platform's group chat id."""
+    return ("department", *chat_columns().values())
+
+
 ROLES = tuple(r.value for r in Role)
 
 # Column widths from bot/models.py: checked here so PostgreSQL never sees an over-long value.
@@ -40,7 +35,6 @@ MAX_NAME = 100
 MAX_PATH = 200
 MAX_SEGMENT = 100
 MAX_EXTERNAL_ID = 100
-MAX_CHAT_ID = {"wecom_chatid": 100, "dingtalk_open_conversation_id": 200, "feishu_chat_id": 100}
 
 
 @dataclass
@@ -209,18 +203,19 @@ def _parse_org_row(row: CsvRow, has_preferred: bool) -> tuple[_OrgRow, list[str]
     role = v["role"].lower() or Role.WORKER.value
     if role not in ROLES:
         errors.append(f"role must be one of {', '.join(ROLES)}, got {v['role']!r} (角色无效)")
-    ids = {p: v[c] for p, c in ID_COLUMNS.items() if v[c]}
+    id_columns = identity_columns()
+    ids = {p: v[c] for p, c in id_columns.items() if v[c]}
     for platform, external_id in ids.items():
         if len(external_id) > MAX_EXTERNAL_ID:
             errors.append(
-                f"{ID_COLUMNS[platform]} longer than {MAX_EXTERNAL_ID} characters (账号过长)"
+                f"{id_columns[platform]} longer than {MAX_EXTERNAL_ID} characters (账号过长)"
             )
     preferred: object = _KEEP
     if has_preferred:
         preferred = v["preferred_platform"].lower() or None
-        if preferred is not None and preferred not in PREFERRED_PLATFORMS:
+        if preferred is not None and preferred not in PLATFORMS:
             errors.append(
-                f"preferred_platform must be empty or one of {', '.join(PREFERRED_PLATFORMS)}, "
+                f"preferred_platform must be empty or one of {', '.join(PLATFORMS)}, "
                 f"got {v['preferred_platform']!r} (首选平台无效)"
             )
     parsed = _OrgRow(
@@ -280,7 +275,7 @@ def _validate_org(
         for platform, external_id in r.ids.items():
             in_file.setdefault((platform, external_id), []).append(r)
     for (platform, external_id), holders in in_file.items():
-        column = ID_COLUMNS[platform]
+        column = identity_columns()[platform]
         if len({r.employee_no for r in holders}) > 1:
             lines = ", ".join(str(r.line) for r in holders)
             for r in holders:
@@ -351,7 +346,7 @@ def import_org(session: Session, text: str, *, now: datetime) -> ImportReport:
     (import the release first). Employees missing from the file are left as they are.
     """
     try:
-        table = read_csv(text, ORG_COLUMNS)
+        table = read_csv(text, org_columns())
     except CsvFormatError as exc:
         return ImportReport(rejected=[(exc.line, str(exc))], applied=False)
     has_preferred = "preferred_platform" in table.columns
@@ -445,7 +440,8 @@ def import_departments(session: Session, text: str) -> ImportReport:
     changes nothing; the others are applied.
     """
     try:
-        table = read_csv(text, DEPARTMENT_COLUMNS)
+        columns = chat_columns()
+        table = read_csv(text, department_columns())
     except CsvFormatError as exc:
         return ImportReport(rejected=[(exc.line, str(exc))], applied=False)
     errors: dict[int, list[str]] = {row.line: [] for row in table.rows}
@@ -458,7 +454,8 @@ def import_departments(session: Session, text: str) -> ImportReport:
             errors[row.line].append(problem)
         else:
             lines_of.setdefault(path, []).append(row.line)
-        for column, limit in MAX_CHAT_ID.items():
+        for platform, column in columns.items():
+            limit = PLATFORMS[platform].chat_id_max
             if len(row.values[column]) > limit:
                 errors[row.line].append(f"{column} longer than {limit} characters (群 ID 过长)")
     for path, lines in lines_of.items():
@@ -476,8 +473,8 @@ def import_departments(session: Session, text: str) -> ImportReport:
             continue
         dept, created = tree.ensure(normalize_path(row.values["department"]))
         changed = False
-        for column in DEPARTMENT_COLUMNS[1:]:
-            changed |= _set(dept, column, row.values[column] or None)
+        for platform, column in columns.items():
+            changed |= _set_chat(dept, platform, row.values[column] or None)
         if created:
             report.created += 1
         elif changed:
@@ -486,3 +483,17 @@ def import_departments(session: Session, text: str) -> ImportReport:
             report.unchanged += 1
     session.flush()
     return report
+
+
+def _set_chat(dept: Department, platform: str, chat_id: str | None) -> bool:
+    """Give the department this group chat on `platform` (None: none); True when it changed."""
+    current = next((c for c in dept.chats if c.platform == platform), None)
+    if current is None:
+        if chat_id is None:
+            return False
+        dept.chats.append(DepartmentChat(platform=platform, chat_id=chat_id))
+        return True
+    if chat_id is None:
+        dept.chats.remove(current)
+        return True
+    return _set(current, "chat_id", chat_id)

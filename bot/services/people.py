@@ -9,8 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Employee, Identity
-
-PLATFORM_ORDER = ("wecom", "dingtalk", "feishu")
+from bot.platforms import PLATFORMS
 
 
 def find_sender(session: Session, platform: str, external_id: str) -> Employee | None:
@@ -91,7 +90,7 @@ def delivery_platform(reach: Reach, enabled: set[str]) -> tuple[str, str] | None
             return "local", reach.employee_no
         if platform and platform in enabled and platform in ids:
             return platform, ids[platform]
-    for platform in PLATFORM_ORDER:
+    for platform in PLATFORMS:
         if platform in enabled and platform in ids:
             return platform, ids[platform]
     if "local" in enabled:
