@@ -12,7 +12,7 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, claim, help, points, tasks
+from handlers import approval, asks, claim, help, points, tasks
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "claim": claim.handle_claim_command,
     "待审": approval.handle_pending,
     "pending": approval.handle_pending,
-    "任务": tasks.handle_tasks,
-    "tasks": tasks.handle_tasks,
+    "任务": asks.handle_tasks,
+    "tasks": asks.handle_tasks,
 }
 LATER = {
     "建议": "建议",
@@ -47,13 +47,14 @@ LATER = {
 }
 ACTIONS: dict[str, ActionHandler] = {
     "claim": claim.handle_claim_button,
-    "approve": approval.handle_approve,
-    "reject": approval.handle_reject,
-    "reject_reason": approval.handle_reject_reason,
-    "reject_cancel": approval.handle_reject_cancel,
-    "task_ack": tasks.handle_task_ack,
-    "task_done": tasks.handle_task_done,
+    "ask": asks.handle_ask,
+    "ask_reason": asks.handle_reason,
+    "ask_cancel": asks.handle_cancel,
+    "ask_ack": asks.handle_ack,
+    **dict.fromkeys(asks.LEGACY, asks.handle_legacy),
 }
+# Feature modules whose ask kinds must be registered before any answer arrives.
+KIND_MODULES = (approval, tasks)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -72,9 +73,9 @@ def _on_text(ctx: HandlerContext) -> list[Message]:
         return handler(ctx, args)
     if word in LATER:
         return [Text(help.COMING_SOON.format(name=LATER[word]))]
-    claim_id = approval.awaiting_reason(ctx)
-    if claim_id is not None and ctx.event.text.strip():
-        return approval.handle_reason_text(ctx, claim_id, ctx.event.text)
+    answered = asks.take_text(ctx)
+    if answered is not None:
+        return answered
     return [help.help_card(ctx, unknown=ctx.event.text.strip() or None)]
 
 
@@ -88,9 +89,14 @@ def _on_action(ctx: HandlerContext) -> list[Message]:
     return handler(ctx, action)
 
 
+def _on_image(ctx: HandlerContext) -> list[Message]:
+    answered = asks.take_photo(ctx)
+    return answered if answered is not None else claim.handle_photo(ctx)
+
+
 KINDS: dict[EventKind, Callable[[HandlerContext], list[Message]]] = {
     EventKind.TEXT: _on_text,
-    EventKind.IMAGE: claim.handle_photo,
+    EventKind.IMAGE: _on_image,
     EventKind.CARD_ACTION: _on_action,
     EventKind.ENTER: lambda ctx: [help.help_card(ctx)],
 }

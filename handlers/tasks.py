@@ -1,48 +1,31 @@
-"""知道了·处理中 / 已完成 on alert cards, and 任务: the sender's open tasks."""
+"""Task alerts (任务/预警) as asks: 知道了·处理中 stops the reminders, 已完成 closes the task."""
 
 from __future__ import annotations
 
-from bot.context import HandlerContext
-from bot.models import TaskState
-from bot.services.escalation import (
-    ACKED_REPLY,
-    DONE_LABEL,
-    DONE_REPLY,
-    STATE_LABELS,
-    acknowledge_task,
-    complete_task,
-    open_tasks,
-)
-from bot.signing import Action
-from bot.timeutil import local_dt
-from cards import Button, Card, Message, Text
-
-NO_TASKS = "你目前没有待办任务。👍"
-TASKS_TITLE = "我的待办任务"
+from bot import asks
+from bot.models import Task
+from bot.notices import tasks as notices
+from bot.services.tasks import acknowledge_task, complete_task
+from cards import Message, Text
 
 
-def handle_task_ack(ctx: HandlerContext, action: Action) -> list[Message]:
-    """知道了·处理中: stops the escalation chain."""
-    task = acknowledge_task(ctx.session, action.object_id, ctx.sender, now=ctx.now, tz=ctx.tz)
-    return [Text(ACKED_REPLY.format(title=task.title))]
+def _on_answer(answer: asks.Answer) -> list[Message]:
+    task = answer.session.get(Task, int((answer.ask.subject or "task:0").split(":")[1]))
+    title = task.title if task is not None else answer.ask.title
+    if answer.choice.key == "ack":
+        if task is not None:
+            acknowledge_task(answer.session, task, answer.actor, answer.now)
+        return [Text(notices.ACKED_REPLY.format(title=title))]
+    if task is not None:
+        complete_task(answer.session, task, answer.actor, answer.now)
+    return [Text(notices.DONE_REPLY.format(title=title))]
 
 
-def handle_task_done(ctx: HandlerContext, action: Action) -> list[Message]:
-    """已完成: closes the task."""
-    task = complete_task(ctx.session, action.object_id, ctx.sender, now=ctx.now, tz=ctx.tz)
-    return [Text(DONE_REPLY.format(title=task.title))]
-
-
-def handle_tasks(ctx: HandlerContext, args: str) -> list[Message]:
-    """任务 / tasks: open tasks with due times and a 已完成 button each."""
-    tasks = open_tasks(ctx.session, ctx.sender.id)
-    if not tasks:
-        return [Text(NO_TASKS)]
-    lines = tuple(
-        f"#{t.id} {t.title}"
-        + (f"（截止 {local_dt(t.due_at, ctx.tz)}）" if t.due_at else "")
-        + f" · {STATE_LABELS[TaskState(t.state)]}"
-        for t in tasks
+TASK_ALERT = asks.register(
+    asks.AskKind(
+        notices.ALERT_KIND,
+        _on_answer,
+        already_answered=notices.ALREADY_CLOSED,
+        not_yours=notices.NOT_INVOLVED,
     )
-    buttons = tuple(Button(f"{DONE_LABEL} #{t.id}", ctx.sign("task_done", t.id)) for t in tasks[:3])
-    return [Card(title=TASKS_TITLE, lines=lines, buttons=buttons)]
+)

@@ -24,6 +24,7 @@ from bot.clock import FixedClock
 from bot.config import load_config
 from bot.db import make_engine, make_session_factory, upgrade
 
+ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
 # A Thursday morning in the factory's time zone.
 START = datetime(2026, 11, 26, 10, 0, tzinfo=TZ)

@@ -14,7 +14,7 @@ from bot.db import session_scope
 from bot.jobs import JOBS, next_run, ranked_month_period, ranked_week_period, run_job
 from bot.jobs.scheduler import TTL, SchedulerService, acquire_lease
 from bot.models import JobRun, Outbox
-from bot.services.escalation import create_task
+from bot.services.tasks import create_task
 from bot.services.workcal import load_calendar
 from tests.conftest import SECRET, TZ
 from tests.factories import make_team
@@ -35,7 +35,7 @@ def _run(state, name, now=None):
 def _due_task(state, session, clock):
     boss, (worker,) = make_team(session, workers=1)
     with session_scope(state.session_factory) as s:
-        create_task(s, owner=s.get(type(worker), worker.id), title="巡检", now=clock.now(),
+        create_task(s, owner=s.get(type(worker), worker.id), title="巡检", now=clock.now(), tz=TZ,
                     due_at=clock.now())  # fmt: skip
     clock.advance(hours=4)
     return worker

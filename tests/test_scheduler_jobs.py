@@ -6,31 +6,32 @@ from datetime import datetime
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from bot import asks
 from bot.db import session_scope
 from bot.jobs import run_job
 from bot.jobs.daily import RULES_HEADER, TASKS_HEADER
 from bot.models import (
+    Ask,
     Campaign,
+    Claim,
     ClaimState,
     DepartmentChat,
     Employee,
-    JobRun,
     Outbox,
     Role,
     StarAward,
-    Task,
-    TaskState,
 )
-from bot.services.escalation import create_task
+from bot.services.claims import ClaimContext, submit_claim
 from bot.services.images import cjk_font_path, font, media_path
 from bot.services.ledger import append_entry
+from bot.services.tasks import create_task
 from bot.services.workcal import set_workday
 from cards import Card, Text
 from handlers.broadcast import ALREADY_BROADCAST, BROADCAST_DONE, ONLY_HR
 from tests.conftest import TZ
-from tests.factories import make_claim, make_department, make_employee, make_team
+from tests.factories import make_claim, make_department, make_employee, make_team, rule
 from tests.localchat import inbox, last, say
 
 MONDAY = datetime(2026, 11, 30, 9, 3, tzinfo=TZ)
@@ -179,7 +180,7 @@ def test_daily_tasks_tell_each_worker_what_they_can_earn_today(state, session):
     session.commit()
     with session_scope(state.session_factory) as s:
         create_task(s, owner=s.get(Employee, worker.id), title="更换 3 号模具", now=THURSDAY_0857,
-                    due_at=datetime(2026, 11, 26, 16, 0, tzinfo=TZ))  # fmt: skip
+                    tz=TZ, due_at=datetime(2026, 11, 26, 16, 0, tzinfo=TZ))  # fmt: skip
     outcome = _run(state, "daily_tasks", THURSDAY_0857)
     assert outcome.ran and outcome.period == "2026-11-26"
     rows = {r.recipient_id: r.payload for r in _outbox(session)}
@@ -254,69 +255,55 @@ def test_monthly_star_with_no_improvement_points_sends_nothing(state, session):
 # -- approval reminders ----------------------------------------------------------------------------
 
 
-def _waiting_claim(session):
+def _waiting_claim(state, session):
+    """A claim submitted at 09:00 to a supervisor who has a manager."""
     boss, (worker,) = make_team(session, workers=1)
     manager = make_employee(session, name="陈经理", role=Role.SUPERVISOR)
     boss.supervisor = manager
     session.commit()
-    claim = make_claim(session, employee=worker, created_at=datetime(2026, 11, 26, 9, 0, tzinfo=TZ))
-    return manager, boss, worker, claim
+    at = datetime(2026, 11, 26, 9, 0, tzinfo=TZ)
+    with session_scope(state.session_factory) as s:
+        claim = submit_claim(
+            s, s.get(Employee, worker.id), rule(s, "A02"), ClaimContext(at, TZ, state.signer)
+        )
+        claim_id = claim.id
+    return manager, boss, worker, claim_id
 
 
 def _reminders(session, who):
-    return [r for r in _outbox(session) if r.recipient_id == who.id and r.card_key]
+    return [
+        r for r in _outbox(session)
+        if r.recipient_id == who.id and r.payload.get("title", "").startswith("⏰")
+    ]  # fmt: skip
 
 
 def test_pending_claim_reminds_the_approver_once_then_copies_their_supervisor(state, session):
-    manager, boss, _, claim = _waiting_claim(session)
-    assert (
-        "new=0"
-        in _run(state, "approval_reminders", datetime(2026, 11, 26, 12, 50, tzinfo=TZ)).result
-    )
-    assert (
-        "new=1 notified=1"
-        in _run(state, "approval_reminders", datetime(2026, 11, 26, 13, 0, tzinfo=TZ)).result
-    )
-    assert (
-        "new=0 notified=0"
-        in _run(state, "approval_reminders", datetime(2026, 11, 26, 13, 10, tzinfo=TZ)).result
-    )
+    manager, boss, _, claim_id = _waiting_claim(state, session)
+    early = _run(state, "approval_reminders", datetime(2026, 11, 26, 12, 50, tzinfo=TZ))
+    assert "notified=0" in early.result
+    due = _run(state, "approval_reminders", datetime(2026, 11, 26, 13, 0, tzinfo=TZ))
+    assert "notified=1" in due.result
+    again = _run(state, "approval_reminders", datetime(2026, 11, 26, 13, 10, tzinfo=TZ))
+    assert "notified=0" in again.result
     [reminder] = _reminders(session, boss)
-    assert reminder.payload["title"].startswith(f"⏰ 审批提醒：审核申领 #{claim.id}")
+    assert reminder.payload["title"].startswith(f"⏰ 审批提醒：审核申领 #{claim_id}")
     assert _reminders(session, manager) == []
     later = _run(state, "approval_reminders", datetime(2026, 11, 27, 13, 0, tzinfo=TZ))
     assert "notified=2" in later.result, later
     assert len(_reminders(session, boss)) == 2 and len(_reminders(session, manager)) == 1
-    assert session.scalar(select(func.count(Task.id))) == 1
 
 
-def test_decided_claim_closes_its_reminder_without_sending(state, session):
-    manager, boss, _, claim = _waiting_claim(session)
+def test_decided_claim_stops_its_reminders(state, session):
+    manager, boss, _, claim_id = _waiting_claim(state, session)
     _run(state, "approval_reminders", datetime(2026, 11, 26, 13, 0, tzinfo=TZ))
-    claim.state = ClaimState.APPROVED
-    session.commit()
+    with session_scope(state.session_factory) as s:
+        ask = s.scalars(select(Ask)).one()
+        asks.press(s, ask.id, s.get(Employee, boss.id), "approve", now=datetime(2026, 11, 26, 14, 0,
+                   tzinfo=TZ), tz=TZ, signer=state.signer)  # fmt: skip
     result = _run(state, "approval_reminders", datetime(2026, 11, 27, 13, 0, tzinfo=TZ)).result
-    assert "resolved=1" in result and "notified=0" in result
+    assert "due=0" in result and "notified=0" in result
     assert _reminders(session, manager) == []
-    session.expire_all()
-    assert session.scalars(select(Task)).one().state == TaskState.DONE
-
-
-def test_reminder_cannot_be_dismissed_while_the_claim_waits(state, session, client, drain, clock):
-    from bot.services.escalation import CLAIM_STILL_PENDING, DONE_LABEL
-    from tests.localchat import button, last_card, press
-
-    _manager, boss, _, claim = _waiting_claim(session)
-    clock.set(datetime(2026, 11, 26, 13, 0, tzinfo=TZ))
-    _run(state, "approval_reminders", clock.now())
-    drain()
-    press(client, boss, button(last_card(session, boss, "⏰ 审批提醒"), DONE_LABEL))
-    drain()
-    assert last(session, boss) == Text(CLAIM_STILL_PENDING.format(claim_id=claim.id))
-    assert session.scalars(select(Task)).one().state != TaskState.DONE
-
-
-__all__ = ["JobRun", "func", "session_scope"]
+    assert session.get(Claim, claim_id).state == ClaimState.APPROVED
 
 
 def test_leaderboard_image_is_served_to_the_local_chat(state, session, clock, drain, client):

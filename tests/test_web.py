@@ -114,13 +114,12 @@ def test_points_and_rank_after_approval(client, session, drain):
 
 
 def test_pending_lists_claims_for_the_supervisor(client, session, drain):
-    from tests.factories import make_claim
-
     boss, (a, _) = make_team(session)
-    make_claim(session, employee=a, code="A02")
+    say(client, a, "申领 A02 帮二班调试送料机")
+    drain()
     say(client, boss, "待审")
     drain()
     from tests.localchat import inbox
 
     titles = [m.title for m in inbox(session, boss)]
-    assert titles[0] == "待审申领 1 条" and titles[1].startswith("待审核申领 #")
+    assert titles[-2] == "待审申领 1 条" and titles[-1].startswith("待审核申领 #")

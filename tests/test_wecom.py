@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 
 from bot.models import Claim, ClaimState, Identity, InboundEvent, LedgerEntry, Outbox
 from bot.notices import claims as notices
+from bot.notices.claims import REJECT_CANCELLED
 from bot.notices.system import UNKNOWN_SENDER
 from bot.services.ledger import balance
 from bot.signing import NOT_YOUR_BUTTON
-from handlers.approval import APPROVED_ACK, REJECT_CANCELLED
+from handlers.approval import APPROVED_ACK
 from tests.factories import make_team, photo_bytes
 from tests.fakes.server import Reply
 from tests.fakes.wecom import AGENT_ID, CORP_ID, SECRET, FakeWecom, WecomCallbacks, env

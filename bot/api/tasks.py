@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from bot.db import session_scope
 from bot.errors import InvalidInput
-from bot.models import Employee, EscalationPolicy, Task
-from bot.services.escalation import create_task, policy_by_name
+from bot.models import Employee, Task
+from bot.services.tasks import create_task, policy_by_name, task_ask
 
 if TYPE_CHECKING:
     from bot.state import BotState
@@ -102,7 +102,7 @@ def _iso(when: datetime | None) -> str | None:
 def task_json(session: Session, task: Task) -> dict[str, Any]:
     """The API's view of a task."""
     owner = session.get(Employee, task.owner_id)
-    policy = session.get(EscalationPolicy, task.policy_id) if task.policy_id else None
+    ask = task_ask(session, task)
     return {
         "id": task.id,
         "source": task.source,
@@ -113,8 +113,8 @@ def task_json(session: Session, task: Task) -> dict[str, Any]:
         "due_at": _iso(task.due_at),
         "severity": task.severity,
         "state": task.state,
-        "policy": policy.name if policy else None,
-        "next_step_at": _iso(task.next_step_at),
+        "policy": ask.policy if ask else None,
+        "next_step_at": _iso(ask.next_step_at) if ask else None,
         "created_at": _iso(task.created_at),
     }
 
@@ -138,7 +138,7 @@ def register(api: Blueprint, state: BotState) -> None:
                 found = _existing(session, fields["source"], fields["external_id"])
                 if found is not None:
                     return jsonify(task_json(session, found)), 200
-                task = create_task(session, now=now, **fields)
+                task = create_task(session, now=now, tz=state.config.tz, **fields)
                 result = task_json(session, task)
         except FieldError as exc:
             return jsonify(error="invalid", field=exc.field, message=exc.message), 400

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from bot.cli.support import cli_session
-from bot.services.org import ImportReport, import_departments, import_org
+from bot.services.csvfile import ImportReport
+from bot.services.org import import_departments, import_org
 from bot.services.rules_csv import export_rules, import_rules
 
 CSV_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)

@@ -4,7 +4,7 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 `bot.models.base` and the areas below them, never this package.
 """
 
-from bot.models.asks import EscalationLog, EscalationPolicy, Task, TaskState
+from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
 from bot.models.claims import Campaign, Claim, ClaimState, Evidence, Rule
 from bot.models.economy import Reward
@@ -21,6 +21,9 @@ from bot.models.org import Department, DepartmentChat, Employee, Identity, Role
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
 __all__ = [
+    "Ask",
+    "AskLog",
+    "AskState",
     "AuditLog",
     "Base",
     "CalendarDay",
@@ -33,7 +36,6 @@ __all__ = [
     "Department",
     "DepartmentChat",
     "Employee",
-    "EscalationLog",
     "EscalationPolicy",
     "Evidence",
     "Identity",

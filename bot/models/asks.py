@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -32,7 +33,9 @@ class TaskState(StrEnum):
 class EscalationPolicy(Base):
     """Named escalation chain (升级策略): steps of {wait_minutes, notify, repeat?}.
 
-    `notify` is owner | owner+supervisor | next_level; `repeat` (minutes) re-runs the last step.
+    `wait_minutes` of the first step counts from the ask's anchor (its due time, or its
+    creation), later ones from the step before; `notify` is a key of bot.asks.escalation's
+    NOTIFY; `repeat` (minutes) re-runs the last step. Asks copy the chain when they open.
     """
 
     __tablename__ = "escalation_policies"
@@ -42,17 +45,92 @@ class EscalationPolicy(Base):
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
-class Task(Base):
-    """Generic work item with a due time and an escalation chain (任务/预警).
+class AskState(StrEnum):
+    """Life of an ask: open (waiting), acknowledged (still open, reminders stopped), answered,
+    closed (settled some other way: the owning feature closed it)."""
 
-    `next_step_at` is NULL once the chain stops (acknowledged, done, cancelled, or no steps
-    left), so the escalation tick's range scan only ever sees tasks with something to do.
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class Ask(Base):
+    """A card sent to one person that waits for one answer among named choices, by a due
+    time (design §12): approvals, task alerts, confirmations, questionnaire questions.
+
+    `card` is the neutral card's content (no buttons: the engine signs them per person),
+    `choices` the offered answers, `steps` a snapshot of the escalation chain at creation
+    (minutes from `anchor_at`), so later policy edits never change a running ask.
+    `next_step_at` is NULL once nothing more is scheduled, so the tick's range scan sees only
+    asks with something to do.
+    """
+
+    __tablename__ = "asks"
+    __table_args__ = (
+        Index("ix_asks_next_step_at", "next_step_at"),
+        Index("ix_asks_owner_state", "owner_id", "state"),
+        Index("ix_asks_subject", "subject"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(100))  # e.g. claim:42, task:7
+    owner_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    delegate_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    title: Mapped[str] = mapped_column(String(200))
+    card: Mapped[dict[str, Any]]
+    choices: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20), default=AskState.OPEN)
+    severity: Mapped[str] = mapped_column(String(10), default="normal")  # normal | urgent
+    # Everyone the chain told may answer too (task alerts); else only owner and delegates.
+    told_may_answer: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Anonymous asks (questionnaires) keep no record of which answer a person gave.
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    anchor_at: Mapped[datetime]
+    policy: Mapped[str | None] = mapped_column(String(50))
+    policy_title: Mapped[str | None] = mapped_column(String(100))
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    next_step_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    answer_data: Mapped[dict[str, Any] | None]
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    answered_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    acknowledged_at: Mapped[datetime | None]
+    owner: Mapped[Employee] = relationship(foreign_keys=[owner_id])
+    answered_by: Mapped[Employee | None] = relationship(foreign_keys=[answered_by_id])
+
+
+class AskLog(Base):
+    """One thing that happened to an ask: a card sent (with its key), a step triggered or
+    deferred, an acknowledgement, the answer."""
+
+    __tablename__ = "ask_log"
+    __table_args__ = (Index("ix_ask_log_ask", "ask_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ask_id: Mapped[int] = mapped_column(ForeignKey("asks.id"))
+    step: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(30))  # sent, notify kind, acknowledged, answered
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    card_key: Mapped[str | None] = mapped_column(String(100))
+    result: Mapped[str] = mapped_column(String(20))  # triggered | deferred | done | ...
+    detail: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Task(Base):
+    """Work from an outside system or the bot (任务/预警): what must be done, by whom, by when.
+
+    Its reminders and escalation are its ask's (`subject` task:<id>, kind task_alert).
     """
 
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
-        Index("ix_tasks_next_step_at", "next_step_at"),
         Index("ix_tasks_owner_state", "owner_id", "state"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,9 +143,6 @@ class Task(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(20), default=TaskState.OPEN)
     severity: Mapped[str] = mapped_column(String(10), default="normal")  # normal | urgent
-    policy_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_policies.id"))
-    step: Mapped[int] = mapped_column(Integer, default=0)
-    next_step_at: Mapped[datetime | None]
     last_update_at: Mapped[datetime]
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
     acknowledged_at: Mapped[datetime | None]
@@ -75,20 +150,3 @@ class Task(Base):
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     owner: Mapped[Employee] = relationship(foreign_keys=[owner_id])
-    policy: Mapped[EscalationPolicy | None] = relationship()
-
-
-class EscalationLog(Base):
-    """One executed escalation step or acknowledgement (who was told, when, what came of it)."""
-
-    __tablename__ = "escalation_log"
-    __table_args__ = (Index("ix_escalation_log_task", "task_id", "id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
-    step: Mapped[int] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(30))  # notify kind, acknowledged, done, deferred
-    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
-    card_key: Mapped[str | None] = mapped_column(String(100))
-    result: Mapped[str] = mapped_column(String(20))  # triggered | failed | deferred | ...
-    detail: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime]

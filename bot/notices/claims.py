@@ -1,19 +1,22 @@
-"""Texts and cards about claims (申领), shared by the claim service and the handlers."""
+"""Texts and cards about claims (申领): what the claim service and its handlers say."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
+from bot.asks.kinds import Choice, Needs
 from bot.models import Claim, ClaimState, Employee, Rule
-from bot.signing import Signer
-from bot.timeutil import local_dt, local_hm
-from cards import Button, Card, Field
+from bot.outbox import enqueue
+from bot.timeutil import local_dt
+from cards import Card, Field, Text
 
 CLAIM_SUBMITTED = "✅ 已提交申领：{rule}（{points:+d} 分），等待 {approver} 审核。"
 CLAIM_APPROVED = "🎉 申领通过：{rule} +{points} 分，当前余额 {balance} 分。"
 CLAIM_REJECTED = "❌ 申领被驳回：{rule}\n原因：{reason}\n如有异议可发送「申诉」。"
-ALREADY_DECIDED = "该申领已由 {name} 于 {time} 处理（{state}），无需重复操作。"
+ALREADY_DECIDED = "该申领已由 {name} 于 {time} 处理（{outcome}），无需重复操作。"
 NOT_YOUR_CLAIM = "只有 {name} 的主管可以审核这条申领。"
 NO_SUPERVISOR = "你还没有设置主管，暂时无法申领，请联系 HR。"
 SELF_APPROVAL = "不能审核自己的申领。"
@@ -35,23 +38,38 @@ STATE_LABELS = {
 }
 
 
-def claim_card_key(claim_id: int) -> str:
-    """The key shared by every copy of a claim's approval card."""
-    return f"claim:{claim_id}"
+APPROVAL_KIND = "claim_approval"
+APPROVAL_TITLE = "审核申领 #{claim_id}：{name} {code} {rule}"
+REJECT_TITLE = "驳回申领 #{claim_id}"
+REJECT_CANCELLED = "已取消驳回，申领 #{claim_id} 仍待审核。"
+NOT_APPROVER = "这条申领不归你审核。"
+NOT_PENDING = "这条申领已经{state}，无需操作。"
+REASON_REQUIRED = "请填写驳回原因。"
+
+
+def approval_choices(claim_id: int) -> tuple[Choice, Choice]:
+    """通过, and 驳回 with a reason (common reasons offered, any typed text taken)."""
+    return (
+        Choice("approve", "通过", "primary", outcome="已通过"),
+        Choice(
+            "reject",
+            "驳回",
+            "danger",
+            outcome="已驳回",
+            needs=Needs.REASON,
+            reasons=REJECT_REASONS,
+            prompt_title=REJECT_TITLE.format(claim_id=claim_id),
+            prompt=REASON_PROMPT.format(claim_id=claim_id),
+            cancelled=REJECT_CANCELLED.format(claim_id=claim_id),
+        ),
+    )
 
 
 def approval_card(
-    claim: Claim,
-    rule: Rule,
-    claimant: Employee,
-    approver: Employee,
-    *,
-    tz: ZoneInfo,
-    signer: Signer,
-    now: datetime,
-    points: int,
+    claim: Claim, rule: Rule, claimant: Employee, *, tz: ZoneInfo, points: int
 ) -> Card:
-    """The supervisor's approval card: photo, rule, points, claimant, time, 通过/驳回."""
+    """The approval card's content: photo, rule, points, claimant, time (the asks engine adds
+    通过/驳回, signed for each approver)."""
     fields = [
         Field(
             "申领人",
@@ -63,48 +81,29 @@ def approval_card(
     ]
     if claim.note:
         fields.append(Field("备注", claim.note))
-    buttons = ()
-    status = None
-    if claim.state == ClaimState.PENDING:
-        buttons = (
-            Button("通过", signer.sign("approve", claim.id, approver.id, now), "primary"),
-            Button("驳回", signer.sign("reject", claim.id, approver.id, now), "danger"),
-        )
-    else:
-        status = decided_status(claim, tz)
     return Card(
         title=f"待审核申领 #{claim.id}",
         fields=tuple(fields),
-        buttons=buttons,
         image=f"evidence:{claim.evidence_id}" if claim.evidence_id else None,
-        status=status,
-        key=claim_card_key(claim.id),
     )
 
 
-def decided_status(claim: Claim, tz: ZoneInfo) -> str:
-    """`已通过 · 张三 · 10:42` (plus the reason for a rejection)."""
-    label = STATE_LABELS[ClaimState(claim.state)]
-    who = claim.decided_by.name if claim.decided_by else "-"
-    when = local_hm(claim.decided_at, tz) if claim.decided_at else "-"
-    line = f"{label} · {who} · {when}"
-    if claim.state == ClaimState.REJECTED and claim.reason:
-        line += f"\n原因：{claim.reason}"
-    return line
+def approval_title(claim: Claim, rule: Rule, claimant: Employee) -> str:
+    """How the approval reads in reminders and 任务."""
+    return APPROVAL_TITLE.format(
+        claim_id=claim.id, name=claimant.name, code=rule.code, rule=rule.title
+    )
 
 
-def reason_card(claim: Claim, approver: Employee, *, signer: Signer, now: datetime) -> Card:
-    """Quick reasons for a rejection; any typed text is taken as the reason too."""
-    buttons = tuple(
-        Button(reason, signer.sign("reject_reason", claim.id, approver.id, now, str(i)), "default")
-        for i, reason in enumerate(REJECT_REASONS)
-    )
-    buttons += (
-        Button("取消", signer.sign("reject_cancel", claim.id, approver.id, now), "default"),
-    )
-    return Card(
-        title=f"驳回申领 #{claim.id}",
-        lines=(REASON_PROMPT.format(claim_id=claim.id),),
-        buttons=buttons,
-        key=f"reject:{claim.id}:{approver.id}",
-    )
+def tell_claimant_approved(
+    session: Session, claim: Claim, *, points: int, balance: int, now: datetime
+) -> None:
+    """通过 +N 分 and the new balance, to the claimant."""
+    text = CLAIM_APPROVED.format(rule=claim.rule.title, points=points, balance=balance)
+    enqueue(session, Text(text), now=now, recipient=claim.employee)
+
+
+def tell_claimant_rejected(session: Session, claim: Claim, *, now: datetime) -> None:
+    """驳回 and the reason, to the claimant."""
+    text = CLAIM_REJECTED.format(rule=claim.rule.title, reason=claim.reason)
+    enqueue(session, Text(text), now=now, recipient=claim.employee)

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot import asks
 from bot.errors import BotError, InvalidInput, LimitReached, NotAllowed, NotFound
 from bot.models import AuditLog, Campaign, Claim, ClaimState, Employee, Evidence, Rule
 from bot.notices import claims as notices
-from bot.outbox import enqueue, publish_card
 from bot.services.evidence import find_duplicate_claim
 from bot.services.ledger import append_entry, balance
 from bot.services.people import approvers_of, can_approve
+from bot.services.workcal import get_setting
 from bot.signing import Signer
-from bot.timeutil import day_start, local_dt, local_hm, week_start
-from cards import Text
+from bot.timeutil import day_start, local_dt, week_start
 
 COUNTED_STATES = (ClaimState.PENDING, ClaimState.APPROVED)
+REMINDER_DEFAULT = {"after_hours": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,11 @@ def submit_claim(
     note: str | None = None,
     platform: str | None = None,
 ) -> Claim:
-    """Create a pending claim and send the approval card to the supervisor (and delegate).
+    """Create a pending claim and ask the supervisor (and their delegate) to decide it.
+
+    The approval ask reminds the approver once the claim has waited
+    `approval_reminder.after_hours` (settings, 4 h by default), then copies their supervisor
+    (policy `approval`).
 
     Raises:
         BotError subclasses, before anything changes: inactive rule, missing or reused photo,
@@ -182,35 +187,30 @@ def submit_claim(
     )
     session.add(claim)
     session.flush()
-    points = claim_points(session, claim)
-    for approver in approvers:
-        card = notices.approval_card(
-            claim,
-            rule,
-            employee,
-            approver,
-            tz=ctx.tz,
-            signer=ctx.signer,
-            now=ctx.now,
-            points=points,
-        )
-        # Each approver's copy carries buttons signed for that approver only.
-        keyed = card if approver is approvers[0] else _copy_key(card, approver.id)
-        enqueue(session, keyed, now=ctx.now, recipient=approver)
+    hours = float(get_setting(session, "approval_reminder", REMINDER_DEFAULT)["after_hours"])
+    asks.open_ask(
+        session,
+        kind=notices.APPROVAL_KIND,
+        subject=claim_subject(claim.id),
+        owner=approvers[0],
+        delegates=approvers[1:],
+        title=notices.approval_title(claim, rule, employee),
+        card=notices.approval_card(
+            claim, rule, employee, tz=ctx.tz, points=claim_points(session, claim)
+        ),
+        choices=notices.approval_choices(claim.id),
+        now=ctx.now,
+        signer=ctx.signer,
+        policy="approval",
+        anchor_at=ctx.now + timedelta(hours=hours),
+    )
     _audit(session, employee, "claim.submit", claim, {"rule": rule.code}, ctx.now)
     return claim
 
 
-def _copy_key(card, approver_id: int):
-    from dataclasses import replace
-
-    return replace(card, key=f"{card.key}:{approver_id}")
-
-
-def _card_keys(claim: Claim) -> list[str]:
-    keys = [notices.claim_card_key(claim.id)]
-    keys += [f"{keys[0]}:{p.id}" for p in approvers_of(claim.employee)[1:]]
-    return keys
+def claim_subject(claim_id: int) -> str:
+    """The subject of a claim's approval ask."""
+    return f"claim:{claim_id}"
 
 
 def get_claim_for_update(session: Session, claim_id: int) -> Claim:
@@ -221,15 +221,11 @@ def get_claim_for_update(session: Session, claim_id: int) -> Claim:
     return claim
 
 
-def ensure_decidable(claim: Claim, actor: Employee, tz: ZoneInfo) -> None:
-    """Raises BotError when the claim is already decided or the actor may not decide it."""
+def ensure_decidable(claim: Claim, actor: Employee) -> None:
+    """Raises BotError when the claim is no longer pending or the actor may not decide it."""
     if claim.state != ClaimState.PENDING:
         raise BotError(
-            notices.ALREADY_DECIDED.format(
-                name=claim.decided_by.name if claim.decided_by else "-",
-                time=local_hm(claim.decided_at, tz) if claim.decided_at else "-",
-                state=notices.STATE_LABELS[ClaimState(claim.state)],
-            )
+            notices.NOT_PENDING.format(state=notices.STATE_LABELS[ClaimState(claim.state)])
         )
     if claim.employee_id == actor.id:
         raise NotAllowed(notices.SELF_APPROVAL)
@@ -238,13 +234,13 @@ def ensure_decidable(claim: Claim, actor: Employee, tz: ZoneInfo) -> None:
 
 
 def approve_claim(session: Session, claim_id: int, actor: Employee, ctx: ClaimContext) -> Claim:
-    """Approve: credit base points and campaign bonuses, update every card copy, tell the claimant.
+    """Approve: credit base points and campaign bonuses, tell the claimant.
 
     Raises:
-        BotError: already decided, not the approver, own claim.
+        BotError: no longer pending, not the approver, own claim.
     """
     claim = get_claim_for_update(session, claim_id)
-    ensure_decidable(claim, actor, ctx.tz)
+    ensure_decidable(claim, actor)
     rule = claim.rule
     total = 0
     entry = append_entry(
@@ -277,16 +273,9 @@ def approve_claim(session: Session, claim_id: int, actor: Employee, ctx: ClaimCo
         total += bonus.points
     claim.state = ClaimState.APPROVED
     claim.decided_by, claim.decided_at, claim.points_credited = actor, ctx.now, total
-    _finish(session, claim, ctx)
-    enqueue(
-        session,
-        Text(
-            notices.CLAIM_APPROVED.format(
-                rule=rule.title, points=total, balance=balance(session, claim.employee_id)
-            )
-        ),
-        now=ctx.now,
-        recipient=claim.employee,
+    session.flush()
+    notices.tell_claimant_approved(
+        session, claim, points=total, balance=balance(session, claim.employee_id), now=ctx.now
     )
     _audit(session, actor, "claim.approve", claim, {"points": total}, ctx.now)
     return claim
@@ -295,47 +284,22 @@ def approve_claim(session: Session, claim_id: int, actor: Employee, ctx: ClaimCo
 def reject_claim(
     session: Session, claim_id: int, actor: Employee, reason: str, ctx: ClaimContext
 ) -> Claim:
-    """Reject with a reason; update every card copy and tell the claimant.
+    """Reject with a reason and tell the claimant.
 
     Raises:
-        BotError: already decided, not the approver, empty reason.
+        BotError: no longer pending, not the approver, empty reason.
     """
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("请填写驳回原因。")
+        raise InvalidInput(notices.REASON_REQUIRED)
     claim = get_claim_for_update(session, claim_id)
-    ensure_decidable(claim, actor, ctx.tz)
+    ensure_decidable(claim, actor)
     claim.state = ClaimState.REJECTED
     claim.decided_by, claim.decided_at, claim.reason = actor, ctx.now, reason[:500]
-    _finish(session, claim, ctx)
-    enqueue(
-        session,
-        Text(notices.CLAIM_REJECTED.format(rule=claim.rule.title, reason=claim.reason)),
-        now=ctx.now,
-        recipient=claim.employee,
-    )
+    session.flush()
+    notices.tell_claimant_rejected(session, claim, now=ctx.now)
     _audit(session, actor, "claim.reject", claim, {"reason": claim.reason}, ctx.now)
     return claim
-
-
-def _finish(session: Session, claim: Claim, ctx: ClaimContext) -> None:
-    """Publish the decided version of every approver's copy of the card."""
-    session.flush()
-    points = claim.points_credited or claim_points(session, claim)
-    for key, approver in zip(_card_keys(claim), approvers_of(claim.employee), strict=False):
-        card = notices.approval_card(
-            claim,
-            claim.rule,
-            claim.employee,
-            approver,
-            tz=ctx.tz,
-            signer=ctx.signer,
-            now=ctx.now,
-            points=points,
-        )
-        from dataclasses import replace
-
-        publish_card(session, replace(card, key=key), now=ctx.now)
 
 
 def pending_for(session: Session, approver: Employee, limit: int = 10) -> tuple[list[Claim], int]:

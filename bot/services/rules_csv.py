@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Rule
-from bot.services.org import CsvFormatError, CsvRow, ImportReport, read_csv
+from bot.services.csvfile import CsvFormatError, CsvRow, ImportReport, read_csv
 
 COLUMNS = [
     "code",

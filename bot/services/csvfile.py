@@ -1,0 +1,98 @@
+"""Reading the HR data files (CSV, UTF-8 with or without BOM) and reporting an import by line."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts of data rows, and the rejected rows with line numbers (header = 1)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    # False when nothing at all was changed: a bad header, or an all-or-nothing import with errors.
+    applied: bool = True
+
+    def summary(self) -> str:
+        """One line per rejected row, then a totals line."""
+        lines = [f"line {line}: {reason}" for line, reason in sorted(self.rejected)]
+        if not self.applied:
+            n = len(self.rejected)
+            lines.append(
+                f"nothing was changed: {n} line(s) with errors; fix them and import again "
+                f"(有 {n} 行错误，未做任何更改，请修正后重新导入)"
+            )
+        else:
+            c, u, s, r = self.created, self.updated, self.unchanged, len(self.rejected)
+            lines.append(
+                f"created {c}, updated {u}, unchanged {s}, rejected {r} "
+                f"(新增 {c}，更新 {u}，未变 {s}，拒绝 {r})"
+            )
+        return "\n".join(lines)
+
+
+class CsvFormatError(ValueError):
+    """The file as a whole cannot be read (no header, missing columns); `line` is where."""
+
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """One data row: its first line number in the file and its stripped cells by column name."""
+
+    line: int
+    values: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CsvTable:
+    """The columns of the header row and the data rows under it."""
+
+    columns: tuple[str, ...]
+    rows: list[CsvRow]
+
+
+def read_csv(text: str, required: Sequence[str]) -> CsvTable:
+    """Parse CSV text (optional BOM, header row, extra columns ignored, blank rows skipped).
+
+    Header names are matched case-insensitively; cells are stripped; short rows read as empty cells.
+    Raises: CsvFormatError when the file is empty or the header lacks a required column.
+    """
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvFormatError(1, "empty file, expected a header row (文件为空)") from None
+    except csv.Error as exc:
+        raise CsvFormatError(1, f"unreadable CSV: {exc} (无法解析的 CSV)") from None
+    columns = tuple(h.strip().lower() for h in header)
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise CsvFormatError(1, f"header lacks column(s) {', '.join(missing)} (表头缺少列)")
+    rows: list[CsvRow] = []
+    last_line = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise CsvFormatError(last_line + 1, f"unreadable CSV: {exc} (无法解析的 CSV)") from None
+        line, last_line = last_line + 1, reader.line_num
+        values = {c: "" for c in columns}
+        for column, cell in zip(columns, cells, strict=False):
+            # The first of two same-named columns wins; later ones are treated as extras.
+            if column and not values[column]:
+                values[column] = cell.strip()
+        if any(values.values()):
+            rows.append(CsvRow(line, values))
+    return CsvTable(columns, rows)
