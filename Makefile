@@ -34,7 +34,7 @@ bench: $(STAMP)
 # The CJK font normally comes from PyPI (requirements.txt); this installs a system one as a
 # fallback (root), and does nothing when a CJK font is already available.
 fonts: $(STAMP)
-	$(BIN)/python -c "import sys; from bot.services.images import cjk_font_path; sys.exit(cjk_font_path() is None)" \
+	$(BIN)/python -c "import sys; from bot.notices.images import cjk_font_path; sys.exit(cjk_font_path() is None)" \
 	  || (apt-get update -q && apt-get install -y -q fonts-wqy-microhei)
 
 clean:

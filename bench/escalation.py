@@ -1,11 +1,11 @@
-"""`python -m bench escalation`: one escalation tick over 100,000 open tasks (1,000 due), and a
+"""`python -m bench escalation`: one escalation tick over 100,000 open asks (1,000 due), and a
 broadcast queued to 10,000 employees, on PostgreSQL and SQLite. Prints medians of ≥ 5 runs.
 
 PostgreSQL: a database of its own, `bench_escalation`, created on the server of
 BENCH_DATABASE_URL (default: the tests' `postgresql+psycopg://postgres@127.0.0.1:5432/test`);
 the tests' schema is never touched. SQLite: a temporary file.
 
-Baselines measured in the same run: for the tick, reading every open task (what a tick without
+Baselines measured in the same run: for the tick, reading every open ask (what a tick without
 `next_step_at` and its index would have to do); for the broadcast, `outbox.enqueue` per person.
 """
 
@@ -24,20 +24,22 @@ from sqlalchemy import Engine, delete, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bot import asks
+from bot.asks.engine import steps_of
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.jobs.common import queue_to
 from bot.models import (
+    Ask,
+    AskLog,
+    AskState,
     CardState,
     Department,
     Employee,
-    EscalationLog,
     EscalationPolicy,
     Outbox,
-    Task,
-    TaskState,
 )
+from bot.notices.tasks import alert_choices
 from bot.outbox import enqueue
-from bot.services.escalation import escalation_tick
 from bot.signing import Signer
 from cards import Card
 
@@ -61,13 +63,13 @@ def _pg_url(base: str) -> str:
 
 
 def _seed(engine: Engine, employees: int, tasks: int, due: int) -> list[int]:
-    """Fresh people and tasks; returns the ids of the due tasks."""
+    """Fresh people and open task-alert asks; returns the ids of the due asks."""
     factory = make_session_factory(engine)
     with factory() as s:
         if engine.dialect.name == "postgresql":  # the bench's own database: start from empty
             s.execute(text("TRUNCATE employees, departments RESTART IDENTITY CASCADE"))
         else:
-            for table in (EscalationLog, Outbox, CardState, Task):
+            for table in (AskLog, Outbox, CardState, Ask):
                 s.execute(delete(table))
             s.execute(update(Employee).values(supervisor_id=None))
             s.execute(delete(Employee))
@@ -110,32 +112,44 @@ def _seed(engine: Engine, employees: int, tasks: int, due: int) -> list[int]:
         workers = list(
             s.scalars(select(Employee.id).where(Employee.role == "worker").order_by(Employee.id))
         )
-        policy = s.scalar(select(EscalationPolicy.id).where(EscalationPolicy.name == "overdue"))
+        policy = s.scalars(select(EscalationPolicy).where(EscalationPolicy.name == "overdue")).one()
+        steps = steps_of(policy)
+        choices = [c.to_dict() for c in alert_choices()]
         rows = []
         for i in range(tasks):
             is_due = i % (tasks // due) == 0
             next_at = NOW - timedelta(minutes=1) if is_due else NOW + timedelta(minutes=1 + i)
+            due_at = next_at - timedelta(hours=4)
+            title = f"工单 {i} 逾期"
             rows.append(
                 {
-                    "kind": "alert",
-                    "title": f"工单 {i} 逾期",
+                    "kind": "task_alert",
+                    "subject": f"task:{i}",
                     "owner_id": workers[i % len(workers)],
-                    "due_at": next_at - timedelta(hours=4),
-                    "source": "bench",
-                    "external_id": str(i),
-                    "state": TaskState.OPEN,
+                    "delegate_ids": [],
+                    "title": title,
+                    "card": {"title": title, "lines": [], "image": None, "note": None,
+                             "extra": {}, "fields": [["负责人", "员工"], ["截止", "11-26 06:00"],
+                                                     ["级别", "普通"]]},
+                    "choices": choices,
+                    "state": AskState.OPEN,
                     "severity": "normal",
-                    "policy_id": policy,
+                    "told_may_answer": True,
+                    "anonymous": False,
+                    "created_at": NOW,
+                    "due_at": due_at,
+                    "anchor_at": due_at,
+                    "policy": "overdue",
+                    "policy_title": policy.title,
+                    "steps": steps,
                     "step": 0,
                     "next_step_at": next_at,
-                    "last_update_at": NOW,
-                    "created_at": NOW,
                 }
-            )
+            )  # fmt: skip
         for start in range(0, len(rows), 10_000):
-            s.execute(insert(Task), rows[start : start + 10_000])
+            s.execute(insert(Ask), rows[start : start + 10_000])
         s.commit()
-        due_ids = list(s.scalars(select(Task.id).where(Task.next_step_at <= NOW)))
+        due_ids = list(s.scalars(select(Ask.id).where(Ask.next_step_at <= NOW)))
         if engine.dialect.name == "postgresql":
             s.execute(text("ANALYZE"))
             s.commit()
@@ -144,11 +158,11 @@ def _seed(engine: Engine, employees: int, tasks: int, due: int) -> list[int]:
 
 def _reset_due(engine: Engine, due_ids: list[int]) -> None:
     with make_session_factory(engine)() as s:
-        for table in (EscalationLog, Outbox, CardState):
+        for table in (AskLog, Outbox, CardState):
             s.execute(delete(table))
         s.execute(
-            update(Task)
-            .where(Task.id.in_(due_ids))
+            update(Ask)
+            .where(Ask.id.in_(due_ids))
             .values(step=0, next_step_at=NOW - timedelta(minutes=1))
         )
         s.commit()
@@ -162,14 +176,14 @@ def _timed(fn: Callable[[], object]) -> float:
 
 def _tick(engine: Engine) -> None:
     with make_session_factory(engine)() as s:
-        report = escalation_tick(s, NOW, signer=SIGNER, tz=TZ)
+        report = asks.tick(s, NOW, signer=SIGNER, tz=TZ)
         s.commit()
     assert report.notified >= report.due > 0, report
 
 
 def _scan_all_open(engine: Engine) -> None:
     with Session(engine) as s:
-        list(s.scalars(select(Task).where(Task.state == TaskState.OPEN)))
+        list(s.scalars(select(Ask).where(Ask.state == AskState.OPEN)))
 
 
 def _broadcast(engine: Engine, per_row: bool) -> None:
@@ -197,7 +211,7 @@ def bench_database(label: str, url: str, runs: int, employees: int, tasks: int, 
     try:
         t0 = time.perf_counter()
         due_ids = _seed(engine, employees, tasks, due)
-        print(f"[{label}] seeded {employees} employees, {tasks} open tasks ({len(due_ids)} due) "
+        print(f"[{label}] seeded {employees} employees, {tasks} open asks ({len(due_ids)} due) "
               f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
         ticks, scans, bulk, rows = [], [], [], []
         for _ in range(runs):
@@ -209,7 +223,7 @@ def bench_database(label: str, url: str, runs: int, employees: int, tasks: int, 
         tick, scan = statistics.median(ticks), statistics.median(scans)
         b, r = statistics.median(bulk), statistics.median(rows)
         print(f"[{label}] escalation tick ({len(due_ids)} due of {tasks}): {_median(ticks)}"
-              f"   baseline: read all open tasks {_median(scans)}   ratio {scan / tick:.1f}x")  # fmt: skip
+              f"   baseline: read all open asks {_median(scans)}   ratio {scan / tick:.1f}x")  # fmt: skip
         print(f"[{label}] broadcast to {employees} employees queued: {_median(bulk)}"
               f"   baseline: enqueue() per person {_median(rows)}   ratio {r / b:.1f}x")  # fmt: skip
     finally:

@@ -89,6 +89,28 @@ def test_domain_code_imports_no_sdk_and_no_flask(module):
     assert not (_tops(MODULES[module]) & set(SDKS))
 
 
+def _is_docstring(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    parent = parents.get(node)
+    owner = parents.get(parent) if isinstance(parent, ast.Expr) else None
+    return isinstance(owner, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m.startswith("bot.services")])
+def test_services_hold_no_user_facing_chinese(module):
+    """Texts live in bot/notices/ (design §2); services keep the Chinese term in docstrings only."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    texts = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and any("\u4e00" <= ch <= "\u9fff" for ch in node.value)
+        and not _is_docstring(node, parents)
+    ]
+    assert texts == []
+
+
 def test_only_adapters_import_platform_sdks():
     platform_sdks = set(SDKS) - {"flask", "werkzeug", "requests"}
     offenders = [

@@ -23,8 +23,9 @@ from bot.models import (
     Role,
     StarAward,
 )
+from bot.notices.images import cjk_font_path, font
 from bot.services.claims import ClaimContext, submit_claim
-from bot.services.images import cjk_font_path, font, media_path
+from bot.services.images import media_path
 from bot.services.ledger import append_entry
 from bot.services.tasks import create_task
 from bot.services.workcal import set_workday

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.config import load_config
 from bot.models import Evidence, InboundEvent
-from bot.services.evidence import PHOTO_NOT_IMAGE, PHOTO_TOO_LARGE
+from bot.notices.evidence import PHOTO_NOT_IMAGE, PHOTO_TOO_LARGE
 from handlers.help import HELP_TITLE, UNKNOWN_PREFIX
 from tests.factories import make_employee, make_team
 from tests.localchat import last, say, send_photo

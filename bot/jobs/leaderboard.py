@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from bot.jobs.common import send_to_department
 from bot.models import Department
-from bot.services.images import BoardRow, media_ref, movement_text, render_leaderboard
+from bot.notices.images import BoardRow, movement_text, render_leaderboard
+from bot.services.images import media_ref
 from bot.services.ledger import department_ranking
 from bot.timeutil import week_start
 from cards import Card

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from bot.jobs.common import send_to_department
 from bot.models import Department, Employee, LedgerEntry, StarAward
-from bot.services.images import media_ref, render_certificate
+from bot.notices.images import render_certificate
+from bot.services.images import media_ref
 from cards import Card, Field
 
 if TYPE_CHECKING:

@@ -45,6 +45,9 @@ REJECT_CANCELLED = "已取消驳回，申领 #{claim_id} 仍待审核。"
 NOT_APPROVER = "这条申领不归你审核。"
 NOT_PENDING = "这条申领已经{state}，无需操作。"
 REASON_REQUIRED = "请填写驳回原因。"
+UNKNOWN_RULE = "没有编号为 {code} 的规则，发送「申领」查看规则列表。"
+NOT_YOUR_PHOTO = "只能使用自己发送的照片申领。"
+UNKNOWN_CLAIM = "没有找到这条申领。"
 
 
 def approval_choices(claim_id: int) -> tuple[Choice, Choice]:

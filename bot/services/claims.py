@@ -13,6 +13,7 @@ from bot import asks
 from bot.errors import BotError, InvalidInput, LimitReached, NotAllowed, NotFound
 from bot.models import AuditLog, Campaign, Claim, ClaimState, Employee, Evidence, Rule
 from bot.notices import claims as notices
+from bot.notices import ledger as ledger_notices
 from bot.services.evidence import find_duplicate_claim
 from bot.services.ledger import append_entry, balance
 from bot.services.people import approvers_of, can_approve
@@ -41,7 +42,7 @@ def find_rule(session: Session, code: str) -> Rule:
     """
     rule = session.scalar(select(Rule).where(func.upper(Rule.code) == code.strip().upper()))
     if rule is None:
-        raise NotFound(f"没有编号为 {code.strip()[:20]} 的规则，发送「申领」查看规则列表。")
+        raise NotFound(notices.UNKNOWN_RULE.format(code=code.strip()[:20]))
     if not rule.active:
         raise InvalidInput(notices.RULE_INACTIVE.format(code=rule.code))
     return rule
@@ -132,7 +133,7 @@ def claim_points(session: Session, claim: Claim) -> int:
 def check_evidence(session: Session, employee: Employee, evidence: Evidence, tz: ZoneInfo) -> None:
     """Raises InvalidInput when the photo is someone else's or already backs another claim."""
     if evidence.employee_id != employee.id:
-        raise NotAllowed("只能使用自己发送的照片申领。")
+        raise NotAllowed(notices.NOT_YOUR_PHOTO)
     earlier = find_duplicate_claim(session, evidence)
     if earlier is not None:
         raise InvalidInput(
@@ -217,7 +218,7 @@ def get_claim_for_update(session: Session, claim_id: int) -> Claim:
     """Lock and return a claim. Raises NotFound."""
     claim = session.get(Claim, claim_id, with_for_update=True, populate_existing=True)
     if claim is None:
-        raise NotFound("没有找到这条申领。")
+        raise NotFound(notices.UNKNOWN_CLAIM)
     return claim
 
 
@@ -262,7 +263,7 @@ def approve_claim(session: Session, claim_id: int, actor: Employee, ctx: ClaimCo
             claim.employee,
             campaign.bonus_points,
             kind="bonus",
-            memo=f"{campaign.name} 奖励",
+            memo=ledger_notices.CAMPAIGN_MEMO.format(campaign=campaign.name),
             now=ctx.now,
             category=rule.category,
             claim_id=claim.id,

@@ -7,6 +7,8 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.notices import imports as texts
+
 
 @dataclass
 class ImportReport:
@@ -24,16 +26,10 @@ class ImportReport:
         lines = [f"line {line}: {reason}" for line, reason in sorted(self.rejected)]
         if not self.applied:
             n = len(self.rejected)
-            lines.append(
-                f"nothing was changed: {n} line(s) with errors; fix them and import again "
-                f"(有 {n} 行错误，未做任何更改，请修正后重新导入)"
-            )
+            lines.append(texts.NOTHING_CHANGED.format(n=n))
         else:
             c, u, s, r = self.created, self.updated, self.unchanged, len(self.rejected)
-            lines.append(
-                f"created {c}, updated {u}, unchanged {s}, rejected {r} "
-                f"(新增 {c}，更新 {u}，未变 {s}，拒绝 {r})"
-            )
+            lines.append(texts.TOTALS.format(c=c, u=u, s=s, r=r))
         return "\n".join(lines)
 
 
@@ -71,13 +67,13 @@ def read_csv(text: str, required: Sequence[str]) -> CsvTable:
     try:
         header = next(reader)
     except StopIteration:
-        raise CsvFormatError(1, "empty file, expected a header row (文件为空)") from None
+        raise CsvFormatError(1, texts.EMPTY_FILE) from None
     except csv.Error as exc:
-        raise CsvFormatError(1, f"unreadable CSV: {exc} (无法解析的 CSV)") from None
+        raise CsvFormatError(1, texts.UNREADABLE.format(error=exc)) from None
     columns = tuple(h.strip().lower() for h in header)
     missing = [c for c in required if c not in columns]
     if missing:
-        raise CsvFormatError(1, f"header lacks column(s) {', '.join(missing)} (表头缺少列)")
+        raise CsvFormatError(1, texts.MISSING_COLUMNS.format(columns=", ".join(missing)))
     rows: list[CsvRow] = []
     last_line = reader.line_num
     while True:
@@ -86,7 +82,7 @@ def read_csv(text: str, required: Sequence[str]) -> CsvTable:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise CsvFormatError(last_line + 1, f"unreadable CSV: {exc} (无法解析的 CSV)") from None
+            raise CsvFormatError(last_line + 1, texts.UNREADABLE.format(error=exc)) from None
         line, last_line = last_line + 1, reader.line_num
         values = {c: "" for c in columns}
         for column, cell in zip(columns, cells, strict=False):

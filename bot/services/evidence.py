@@ -19,6 +19,13 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
 from bot.models import Claim, ClaimState, Employee, Evidence
+from bot.notices.evidence import (
+    PHOTO_CORRUPT,
+    PHOTO_NOT_IMAGE,
+    PHOTO_TOO_LARGE,
+    PHOTO_TOO_MANY_PIXELS,
+    PHOTO_UNSUPPORTED,
+)
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -28,11 +35,6 @@ PHASH_DISTANCE = 6
 # one worker's would be taken for another's. Those photos are matched only byte for byte.
 MIN_DETAIL_STDDEV = 4.0
 
-PHOTO_TOO_LARGE = "照片超过 10 MB，请压缩后重新发送。"
-PHOTO_NOT_IMAGE = "收到的文件不是图片，请发送照片。"
-PHOTO_UNSUPPORTED = "只支持 JPG、PNG、WebP 格式的照片。"
-PHOTO_CORRUPT = "照片文件已损坏或不完整，请重新发送。"
-PHOTO_TOO_MANY_PIXELS = "照片分辨率过高，请缩小后重新发送。"
 
 # EXIF dates carry no zone; photos are taken in the factory (design §11).
 EXIF_TZ = ZoneInfo("Asia/Shanghai")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.errors import InvalidInput
 from bot.models import Employee, LedgerEntry, LedgerHead
+from bot.notices import ledger as notices
 
 GENESIS_HASH = "0" * 64
 
@@ -86,9 +87,9 @@ def reverse_entry(
         InvalidInput: the entry is itself a reversal or was already reversed.
     """
     if entry.reversal_of_id is not None:
-        raise InvalidInput("冲正记录不能再次冲正。")
+        raise InvalidInput(notices.REVERSAL_OF_REVERSAL)
     if session.scalar(select(LedgerEntry.id).where(LedgerEntry.reversal_of_id == entry.id)):
-        raise InvalidInput("这条积分记录已经冲正过。")
+        raise InvalidInput(notices.ALREADY_REVERSED)
     employee = session.get(Employee, entry.employee_id)
     assert employee is not None
     return append_entry(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from bot.models import Department, DepartmentChat, Employee, Identity, Role
+from bot.notices import imports as texts
 from bot.platforms import PLATFORMS, chat_columns, identity_columns
 from bot.services.csvfile import CsvFormatError, CsvRow, ImportReport, read_csv
 
@@ -44,9 +45,9 @@ def normalize_path(raw: str) -> str:
 def path_problem(path: str) -> str | None:
     """Why a normalized department path cannot be stored, or None."""
     if len(path) > MAX_PATH:
-        return f"department path longer than {MAX_PATH} characters (部门路径过长)"
+        return texts.PATH_TOO_LONG.format(limit=MAX_PATH)
     if any(len(s) > MAX_SEGMENT for s in path.split("/")):
-        return f"department name longer than {MAX_SEGMENT} characters (部门名称过长)"
+        return texts.SEGMENT_TOO_LONG.format(limit=MAX_SEGMENT)
     return None
 
 
@@ -99,33 +100,34 @@ def _parse_org_row(row: CsvRow, has_preferred: bool) -> tuple[_OrgRow, list[str]
     errors = []
     employee_no, name = v["employee_no"], v["name"]
     if not employee_no:
-        errors.append("employee_no is empty (工号为空)")
+        errors.append(texts.NO_EMPLOYEE_NO)
     elif len(employee_no) > MAX_EMPLOYEE_NO:
-        errors.append(f"employee_no longer than {MAX_EMPLOYEE_NO} characters (工号过长)")
+        errors.append(texts.EMPLOYEE_NO_TOO_LONG.format(limit=MAX_EMPLOYEE_NO))
     if not name:
-        errors.append("name is empty (姓名为空)")
+        errors.append(texts.NO_NAME)
     elif len(name) > MAX_NAME:
-        errors.append(f"name longer than {MAX_NAME} characters (姓名过长)")
+        errors.append(texts.NAME_TOO_LONG.format(limit=MAX_NAME))
     department = normalize_path(v["department"]) or None
     if department and (problem := path_problem(department)):
         errors.append(problem)
     role = v["role"].lower() or Role.WORKER.value
     if role not in ROLES:
-        errors.append(f"role must be one of {', '.join(ROLES)}, got {v['role']!r} (角色无效)")
+        errors.append(texts.BAD_ROLE.format(roles=", ".join(ROLES), value=v["role"]))
     id_columns = identity_columns()
     ids = {p: v[c] for p, c in id_columns.items() if v[c]}
     for platform, external_id in ids.items():
         if len(external_id) > MAX_EXTERNAL_ID:
             errors.append(
-                f"{id_columns[platform]} longer than {MAX_EXTERNAL_ID} characters (账号过长)"
+                texts.ID_TOO_LONG.format(column=id_columns[platform], limit=MAX_EXTERNAL_ID)
             )
     preferred: object = _KEEP
     if has_preferred:
         preferred = v["preferred_platform"].lower() or None
         if preferred is not None and preferred not in PLATFORMS:
             errors.append(
-                f"preferred_platform must be empty or one of {', '.join(PLATFORMS)}, "
-                f"got {v['preferred_platform']!r} (首选平台无效)"
+                texts.BAD_PLATFORM.format(
+                    platforms=", ".join(PLATFORMS), value=v["preferred_platform"]
+                )
             )
     parsed = _OrgRow(
         line=row.line,
@@ -170,7 +172,7 @@ def _validate_org(
         if len(same) > 1:
             lines = ", ".join(str(r.line) for r in same)
             for r in same:
-                errors[r.line].append(f"employee_no {no} appears on lines {lines} (工号重复)")
+                errors[r.line].append(texts.DUPLICATE_EMPLOYEE.format(no=no, lines=lines))
 
     # Platform ids: held by another employee in the database, or given to two people in the file.
     owner_rows = session.execute(
@@ -189,13 +191,13 @@ def _validate_org(
             lines = ", ".join(str(r.line) for r in holders)
             for r in holders:
                 errors[r.line].append(
-                    f"{column} {external_id} appears on lines {lines} (同一账号出现在多行)"
+                    texts.DUPLICATE_ID.format(column=column, external_id=external_id, lines=lines)
                 )
         owner = db_owner.get((platform, external_id))
         for r in holders:
             if owner is not None and owner != r.employee_no:
                 errors[r.line].append(
-                    f"{column} {external_id} already belongs to {owner} (账号已被他人使用)"
+                    texts.ID_TAKEN.format(column=column, external_id=external_id, owner=owner)
                 )
 
     # Supervisors: resolved against the file and the database together, so row order is free.
@@ -218,11 +220,9 @@ def _validate_org(
             if s is None or s in accepted or s in db_supervisor:
                 continue
             if s in line_of:
-                errors[r.line].append(
-                    f"supervisor {s} was rejected on line {line_of[s]} (主管所在行有错误)"
-                )
+                errors[r.line].append(texts.SUPERVISOR_REJECTED.format(no=s, line=line_of[s]))
             else:
-                errors[r.line].append(f"unknown supervisor {s} (主管工号不存在)")
+                errors[r.line].append(texts.UNKNOWN_SUPERVISOR.format(no=s))
             changed = True
         if changed:
             continue
@@ -232,7 +232,7 @@ def _validate_org(
             loop = " → ".join([*cycle, cycle[0]])
             for no in cycle:
                 if no in accepted:
-                    errors[accepted[no].line].append(f"supervisor cycle {loop} (主管关系成环)")
+                    errors[accepted[no].line].append(texts.SUPERVISOR_CYCLE.format(loop=loop))
                     changed = True
         if not changed:
             return accepted
@@ -358,7 +358,7 @@ def import_departments(session: Session, text: str) -> ImportReport:
     for row in table.rows:
         path = normalize_path(row.values["department"])
         if not path:
-            errors[row.line].append("department is empty (部门为空)")
+            errors[row.line].append(texts.NO_DEPARTMENT)
         elif problem := path_problem(path):
             errors[row.line].append(problem)
         else:
@@ -366,12 +366,12 @@ def import_departments(session: Session, text: str) -> ImportReport:
         for platform, column in columns.items():
             limit = PLATFORMS[platform].chat_id_max
             if len(row.values[column]) > limit:
-                errors[row.line].append(f"{column} longer than {limit} characters (群 ID 过长)")
+                errors[row.line].append(texts.CHAT_ID_TOO_LONG.format(column=column, limit=limit))
     for path, lines in lines_of.items():
         if len(lines) > 1:
             listed = ", ".join(map(str, lines))
             for line in lines:
-                errors[line].append(f"department {path} appears on lines {listed} (部门重复)")
+                errors[line].append(texts.DUPLICATE_DEPARTMENT.format(path=path, lines=listed))
     report = ImportReport(
         rejected=[(line, "; ".join(errs)) for line, errs in errors.items() if errs]
     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Rule
+from bot.notices import imports as texts
 from bot.services.csvfile import CsvFormatError, CsvRow, ImportReport, read_csv
 
 COLUMNS = [
@@ -70,7 +71,7 @@ def import_rules(session: Session, text: str) -> ImportReport:
         code = values.get("code")
         if code is not None:
             if code in first_line:
-                errors.append(f"duplicate code {code}, first on line {first_line[code]} (编号重复)")
+                errors.append(texts.DUPLICATE_CODE.format(code=code, line=first_line[code]))
             else:
                 first_line[code] = row.line
         if errors:
@@ -113,9 +114,9 @@ def _parse_rule_row(row: CsvRow) -> tuple[dict[str, Any], list[str]]:
 
     def text(column: str, limit: int, zh: str) -> None:
         if not v[column]:
-            errors.append(f"{column} is empty ({zh}为空)")
+            errors.append(texts.CELL_EMPTY.format(column=column, zh=zh))
         elif len(v[column]) > limit:
-            errors.append(f"{column} longer than {limit} characters ({zh}超过 {limit} 个字符)")
+            errors.append(texts.CELL_TOO_LONG.format(column=column, limit=limit, zh=zh))
         else:
             values[column] = v[column]
 
@@ -124,7 +125,7 @@ def _parse_rule_row(row: CsvRow) -> tuple[dict[str, Any], list[str]]:
         if lowered in ("true", "false"):
             values[column] = lowered == "true"
         else:
-            errors.append(f"{column} must be true or false, got {v[column]!r} (须填 true 或 false)")
+            errors.append(texts.NOT_BOOLEAN.format(column=column, value=v[column]))
 
     def cap(column: str) -> None:
         if not v[column]:
@@ -132,32 +133,26 @@ def _parse_rule_row(row: CsvRow) -> tuple[dict[str, Any], list[str]]:
         elif _is_int(v[column]) and int(v[column]) > 0:
             values[column] = int(v[column])
         else:
-            errors.append(
-                f"{column} must be empty or a positive integer, got {v[column]!r} "
-                f"(上限须留空或填正整数)"
-            )
+            errors.append(texts.BAD_CAP.format(column=column, value=v[column]))
 
-    text("code", MAX_CODE, "编号")
+    text("code", MAX_CODE, texts.RULE_COLUMN_NAMES["code"])
     grade = v["grade"].upper()
     if grade in GRADES:
         values["grade"] = grade
     else:
-        errors.append(f"grade must be A, B or C, got {v['grade']!r} (等级须为 A/B/C)")
+        errors.append(texts.BAD_GRADE.format(value=v["grade"]))
     if _is_int(v["points"]) and MIN_POINTS <= int(v["points"]) <= MAX_POINTS:
         values["points"] = int(v["points"])
     else:
-        errors.append(
-            f"points must be a whole number from {MIN_POINTS} to {MAX_POINTS}, "
-            f"got {v['points']!r} (分值须为 {MIN_POINTS}–{MAX_POINTS} 的整数)"
-        )
-    text("category", MAX_CATEGORY, "类别")
-    text("title", MAX_TITLE, "名称")
+        errors.append(texts.BAD_POINTS.format(low=MIN_POINTS, high=MAX_POINTS, value=v["points"]))
+    text("category", MAX_CATEGORY, texts.RULE_COLUMN_NAMES["category"])
+    text("title", MAX_TITLE, texts.RULE_COLUMN_NAMES["title"])
     boolean("evidence_required")
     cap("daily_cap")
     cap("weekly_cap")
     daily, weekly = values.get("daily_cap"), values.get("weekly_cap")
     if daily is not None and weekly is not None and weekly < daily:
-        errors.append(f"weekly_cap {weekly} is below daily_cap {daily} (周上限不能小于日上限)")
+        errors.append(texts.CAPS_INVERTED.format(weekly=weekly, daily=daily))
     boolean("active")
     return values, errors
 
