@@ -1,18 +1,17 @@
-"""POST /api/v1/tasks creates a task with an escalation chain, idempotently per
-(source, external_id): 201 on create, 200 with the existing task on a repeat.
-"""
+"""POST /api/v1/tasks: an outside system (MES, ERP) creates a task with an escalation chain,
+idempotently per (source, external_id): 201 on create, 200 with the existing task on a repeat."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.api.base import ApiDoc, ApiError, ApiModel, Operation, Text, Time, parse_json, parse_model
 from bot.db import session_scope
 from bot.errors import InvalidInput
 from bot.models import Employee, Task
@@ -21,78 +20,38 @@ from bot.services.tasks import create_task, policy_by_name, task_ask
 if TYPE_CHECKING:
     from bot.state import BotState
 
-SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,30}$")
-SEVERITIES = ("normal", "urgent")
+SOURCE = r"^[A-Za-z0-9_.:-]+$"
 
 
-class FieldError(Exception):
-    """A request field is missing or invalid (→ 400 naming the field)."""
+class TaskIn(ApiModel):
+    """A task to create; `owner` is an employee number, `due_at` carries its UTC offset."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field, self.message = field, message
-
-
-def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            raise FieldError(name, "required")
-        return None
-    if not isinstance(value, str):
-        raise FieldError(name, "must be a string")
-    value = value.strip()
-    if not value or len(value) > limit:
-        raise FieldError(name, f"must be 1 to {limit} characters")
-    return value
+    source: Text(30, pattern=SOURCE)
+    external_id: Text(100)
+    title: Text(200)
+    owner: Text(50)
+    due_at: Time | None = None
+    severity: Literal["normal", "urgent"] = "normal"
+    policy: Text(50) | None = None
+    kind: Text(30) = "alert"
+    detail: Text(500, min_length=0) | None = None
 
 
-def _due(body: dict[str, Any]) -> datetime | None:
-    raw = body.get("due_at")
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise FieldError("due_at", "must be an ISO 8601 string")
-    try:
-        when = datetime.fromisoformat(raw)
-    except ValueError:
-        raise FieldError("due_at", "must be an ISO 8601 time") from None
-    if when.tzinfo is None:
-        raise FieldError("due_at", "must include a UTC offset, e.g. 2026-11-26T14:00:00+08:00")
-    return when
+class TaskOut(ApiModel):
+    """A task as the API shows it, with its escalation chain's next step."""
 
-
-def _parse(session: Session, body: Any) -> dict[str, Any]:
-    """Validate a task request into create_task keywords. Raises FieldError."""
-    if not isinstance(body, dict):
-        raise FieldError("body", "must be a JSON object")
-    source = _text(body, "source", 30)
-    assert source is not None
-    if not SOURCE_RE.match(source):
-        raise FieldError("source", "letters, digits and _ . : - only")
-    external_id = _text(body, "external_id", 100)
-    title = _text(body, "title", 200)
-    owner_no = _text(body, "owner", 50)
-    severity = body.get("severity", "normal")
-    if severity not in SEVERITIES:
-        raise FieldError("severity", "must be normal or urgent")
-    policy = _text(body, "policy", 50, required=False)
-    if policy is not None and policy_by_name(session, policy) is None:
-        raise FieldError("policy", "unknown escalation policy")
-    owner = session.scalar(select(Employee).where(Employee.employee_no == owner_no))
-    if owner is None or not owner.active:
-        raise FieldError("owner", "no active employee with this employee_no")
-    return {
-        "source": source,
-        "external_id": external_id,
-        "title": title,
-        "owner": owner,
-        "due_at": _due(body),
-        "severity": severity,
-        "policy": policy,
-        "kind": _text(body, "kind", 30, required=False) or "alert",
-        "detail": _text(body, "detail", 500, required=False),
-    }
+    id: int
+    source: str
+    external_id: str | None
+    kind: str
+    title: str
+    owner: str | None
+    due_at: datetime | None
+    severity: str
+    state: str
+    policy: str | None
+    next_step_at: datetime | None
+    created_at: datetime
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -125,29 +84,45 @@ def _existing(session: Session, source: str, external_id: str) -> Task | None:
     )
 
 
-def register(api: Blueprint, state: BotState) -> None:
+def _owner(session: Session, employee_no: str) -> Employee:
+    owner = session.scalar(select(Employee).where(Employee.employee_no == employee_no))
+    if owner is None or not owner.active:
+        raise ApiError("owner", "no active employee with this employee_no")
+    return owner
+
+
+def register(api: Blueprint, state: BotState, doc: ApiDoc) -> None:
     """Add POST /tasks to the API blueprint."""
 
     @api.post("/tasks")
+    @doc.add(
+        Operation("POST", "/tasks", "Create a task (idempotent per source + external_id)",
+                  body=TaskIn, responses={201: TaskOut, 200: TaskOut})
+    )  # fmt: skip
     def create_task_route() -> Any:
-        body = request.get_json(silent=True)
+        body = parse_model(TaskIn, parse_json(request.get_data()))
         now = state.clock.now()
         try:
             with session_scope(state.session_factory) as session:
-                fields = _parse(session, body)
-                found = _existing(session, fields["source"], fields["external_id"])
+                found = _existing(session, body.source, body.external_id)
                 if found is not None:
                     return jsonify(task_json(session, found)), 200
-                task = create_task(session, now=now, tz=state.config.tz, **fields)
+                owner = _owner(session, body.owner)
+                if body.policy is not None and policy_by_name(session, body.policy) is None:
+                    raise ApiError("policy", "unknown escalation policy")
+                task = create_task(
+                    session, owner=owner, title=body.title, now=now, tz=state.config.tz,
+                    kind=body.kind, source=body.source, external_id=body.external_id,
+                    due_at=body.due_at, severity=body.severity, policy=body.policy,
+                    detail=body.detail,
+                )  # fmt: skip
                 result = task_json(session, task)
-        except FieldError as exc:
-            return jsonify(error="invalid", field=exc.field, message=exc.message), 400
         except InvalidInput as exc:
-            return jsonify(error="invalid", field="policy", message=str(exc)), 400
+            raise ApiError("policy", str(exc)) from None
         except IntegrityError:
             # A concurrent request created the same (source, external_id) first.
             with session_scope(state.session_factory) as session:
-                found = _existing(session, body["source"].strip(), body["external_id"].strip())
+                found = _existing(session, body.source, body.external_id)
                 if found is None:
                     raise
                 return jsonify(task_json(session, found)), 200
