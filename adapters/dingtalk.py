@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 import requests
 from flask import Blueprint, jsonify, request
 
-from adapters.base import unless_image_refused
-from adapters.http import ApiSession, plain, read_body, within_window
+from adapters.common.images import unless_image_refused
+from adapters.common.inbound import plain, read_body, within_window
+from adapters.common.session import ApiSession
 from bot.ports import (
     DeliveryError,
     Event,

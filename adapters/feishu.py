@@ -30,8 +30,9 @@ import requests
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import unless_image_refused
-from adapters.http import ApiSession, plain, read_body, within_window
+from adapters.common.images import unless_image_refused
+from adapters.common.inbound import plain, read_body, within_window
+from adapters.common.session import ApiSession
 from bot.db import session_scope
 from bot.ports import DeliveryError, Event, EventKind, MediaLoader, Recipient, SendResult
 from bot.runtime.tokens import TokenCache

@@ -32,8 +32,9 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import WeChatSigner
 
-from adapters.base import unless_image_refused
-from adapters.http import ApiSession, plain, read_body, within_window
+from adapters.common.images import unless_image_refused
+from adapters.common.inbound import plain, read_body, within_window
+from adapters.common.session import ApiSession
 from bot.db import session_scope
 from bot.errors import ConfigError
 from bot.models import KeyValue
