@@ -35,10 +35,12 @@ MAX_RETRY_AFTER = 3600.0  # a wait header beyond an hour is not believed
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A successful answer: the response and its JSON object (None when it has none)."""
+    """A successful answer: the response, its JSON object (None when it has none) and, for a
+    download, the file's bytes."""
 
     response: requests.Response
     body: dict[str, Any] | None
+    content: bytes | None = None
 
 
 class ApiClient:
@@ -73,8 +75,7 @@ class ApiClient:
         raise NotImplementedError
 
     def read(self, resp: requests.Response) -> tuple[dict[str, Any] | None, str | None]:
-        """The answer's JSON object (or None) and its error code: None when the platform
-        reports success, "" for a failure without a code."""
+        """The answer's JSON object and error code (None: success; "": a failure without one)."""
         raise NotImplementedError
 
     # -- calls ---------------------------------------------------------------------------------
@@ -87,6 +88,7 @@ class ApiClient:
         *,
         authorized: bool = True,
         timeout: tuple[float, float] | None = None,
+        file_limit: int | None = None,
         **kwargs: Any,
     ) -> Answer:
         """One API call (`path` under the base, or a full URL) with params/json/data/files.
@@ -96,7 +98,12 @@ class ApiClient:
         """
         for attempt in (1, 2):
             token = self.tokens.get(self.token_key, self.fetch_token) if authorized else None
-            resp = self._request(what, method, path, token, timeout, stream=False, **kwargs)
+            stream = file_limit is not None
+            resp = self._request(what, method, path, token, timeout, stream=stream, **kwargs)
+            if file_limit is not None:
+                content = self._file(what, resp, file_limit)
+                if content is not None:
+                    return Answer(resp, None, content)
             body, code = self.read(resp)
             if code is None and resp.status_code < 400:
                 return Answer(resp, body)
@@ -107,39 +114,30 @@ class ApiClient:
             raise self.error(what, method, resp, code)
         raise AssertionError("unreachable")
 
-    def download(
-        self,
-        what: str,
-        path: str,
-        *,
-        limit: int,
-        authorized: bool = True,
-        params: dict[str, str] | None = None,
-    ) -> bytes:
-        """GET a file: at most `limit` + 1 bytes, so a check downstream can refuse it as too
-        large without holding a huge body. Raises DeliveryError, also for a JSON or text answer."""
-        for attempt in (1, 2):
-            token = self.tokens.get(self.token_key, self.fetch_token) if authorized else None
-            resp = self._request(what, "GET", path, token, None, stream=True, params=params)
-            with resp:
-                content_type = resp.headers.get("Content-Type", "")
-                is_file = "json" not in content_type and not content_type.startswith("text/")
-                try:
-                    if resp.status_code < 400 and is_file:
-                        return resp.raw.read(limit + 1, decode_content=True)
-                    _ = resp.content  # an error answer: read it for its code
-                except (requests.RequestException, TransportError) as exc:
-                    raise DeliveryError(f"{self.platform} {what}: {type(exc).__name__}") from None
-            body, code = self.read(resp)
-            if code is None and resp.status_code < 400:
-                raise DeliveryError(
-                    f"{self.platform} {what}: got {content_type[:40]}", retryable=False
-                )
-            if token is not None and attempt == 1 and self.is_token_rejected(resp, code):
-                self.tokens.invalidate(self.token_key)
-                continue
-            raise self.error(what, "GET", resp, code)
-        raise AssertionError("unreachable")
+    def download(self, what: str, path: str, *, limit: int, **kwargs: Any) -> bytes:
+        """GET a file, at most `limit` + 1 bytes (enough for a size check to refuse it).
+
+        Raises:
+            DeliveryError: as `call`, and not retryable for an answer that is not a file.
+        """
+        answer = self.call(what, "GET", path, file_limit=limit, **kwargs)
+        if answer.content is None:
+            content_type = answer.response.headers.get("Content-Type", "")[:40]
+            raise DeliveryError(f"{self.platform} {what}: got {content_type}", retryable=False)
+        return answer.content
+
+    def _file(self, what: str, resp: requests.Response, limit: int) -> bytes | None:
+        """A streamed answer's bytes when it is a file; None (body read) for JSON, text, errors."""
+        content_type = resp.headers.get("Content-Type", "")
+        is_file = "json" not in content_type and not content_type.startswith("text/")
+        with resp:
+            try:
+                if resp.status_code < 400 and is_file:
+                    return resp.raw.read(limit + 1, decode_content=True)
+                _ = resp.content  # an answer to read for its code
+            except (requests.RequestException, TransportError) as exc:
+                raise DeliveryError(f"{self.platform} {what}: {type(exc).__name__}") from None
+        return None
 
     def _request(
         self,
