@@ -1,4 +1,4 @@
-"""Neutral outgoing messages (Text, Card) and one renderer per platform."""
+"""The neutral outgoing messages (Text, Card); each adapter package renders them (render.py)."""
 
 from cards.model import Button, Card, Field, Message, Text, message_from_dict
 

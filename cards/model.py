@@ -1,4 +1,4 @@
-"""The neutral Reply/Card model (design §6); renderers map it to each platform."""
+"""The neutral Reply/Card model (design §6); each adapter's render.py maps it to its platform."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from adapters.http import ApiSession
+from adapters.common.session import ApiSession
 from tests.fakes.server import FakeServer, Reply
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cards import Button, Card, Field, Text
-from cards.dingtalk import (
+from adapters.dingtalk.render import (
     VALUE_PARAM,
     is_static,
     read_action_value,
@@ -14,6 +13,7 @@ from cards.dingtalk import (
     text_message,
     webhook_text,
 )
+from cards import Button, Card, Field, Text
 
 SIGNED = "v1|approve|42||7|1767225600|AAAAAAAAAAAAAAAAAAAA"
 

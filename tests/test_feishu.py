@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
+from adapters.feishu.render import button_values
 from bot.app import bot_state, create_app
 from bot.db import make_engine
 from bot.models import Claim, ClaimState, Identity, InboundEvent, LedgerEntry, Outbox
@@ -20,7 +21,6 @@ from bot.runtime.delivery import idempotency_key
 from bot.services.evidence import MAX_BYTES, PHOTO_TOO_LARGE
 from bot.services.ledger import balance
 from bot.signing import NOT_YOUR_BUTTON
-from cards.feishu import button_values
 from handlers.approval import APPROVED_ACK
 from handlers.claim import PICK_TITLE
 from tests.factories import make_team, photo_bytes

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from adapters.feishu.render import button_values, escape_md, header_template, render, render_card
 from cards import Button, Card, Field, Text
-from cards.feishu import button_values, escape_md, header_template, render, render_card
 
 APPROVE = "v1|approve|42||7|1767225600|abcdefghijklmnopqrst"
 REJECT = "v1|reject|42||7|1767225600|tsrqponmlkjihgfedcba"

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from adapters.feishu import decrypt, signature
+from adapters.feishu.inbound import decrypt, signature
 from tests.fakes.feishu import encrypt, sign
 
 KEY = "ek-123"

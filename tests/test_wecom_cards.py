@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cards import Button, Card, Field, Text
-from cards.wecom import (
+from adapters.wecom.render import (
     BODY_MAX_BYTES,
     DONE_KEY,
     render_message,
@@ -13,6 +12,7 @@ from cards.wecom import (
     status_label,
     task_id_for,
 )
+from cards import Button, Card, Field, Text
 
 APPROVAL = Card(
     title="待审核申领 #42",

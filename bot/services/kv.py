@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +32,39 @@ def cache_put(session: Session, key: str, value: str, expires_at: datetime) -> N
             row = session.get(KeyValue, key, populate_existing=True)
     if row is not None:
         row.value, row.expires_at = value, expires_at
+
+
+def cache_add(session: Session, key: str, value: str, expires_at: datetime) -> bool:
+    """Insert a value unless a row (live or expired) is under `key`; False when one is."""
+    key = key[:200]
+    if session.get(KeyValue, key, populate_existing=True) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(KeyValue(key=key, value=value, expires_at=expires_at))
+    except IntegrityError:
+        return False  # another transaction inserted it between the check and the insert
+    return True
+
+
+def cache_take(session: Session, key: str, now: datetime) -> tuple[str, datetime] | None:
+    """Delete the row under `key`; its (value, expires_at) when it was live, else None.
+
+    One DELETE … RETURNING, so of two callers taking the same key only one gets the value.
+    """
+    taken = session.execute(
+        delete(KeyValue)
+        .where(KeyValue.key == key[:200])
+        .returning(KeyValue.value, KeyValue.expires_at)
+    ).first()
+    if taken is None or taken.expires_at <= now:
+        return None
+    return taken.value, taken.expires_at
+
+
+def cache_delete(session: Session, key: str) -> None:
+    """Forget the value under `key`, if any."""
+    session.execute(delete(KeyValue).where(KeyValue.key == key[:200]))
 
 
 def remembered(

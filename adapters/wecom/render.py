@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cards.model import Card, Message, Text
+from cards import Card, Message, Text
 
 TITLE_MAX = 36
 SUBTITLE_MAX = 112

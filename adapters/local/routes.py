@@ -1,104 +1,41 @@
-"""The `local` platform: a web chat for development and demos (never in production).
+"""The web chat's routes under /local/: the page, its polling and what it posts.
 
-Its transport is the local_messages table: inbound posts become Events like any platform's,
-outbound messages are rows the page polls.
+A post becomes an Event like any platform's callback; the page polls the employee's
+local_messages rows (written by client.py) as rendered HTML.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from sqlalchemy import select
 
+from adapters.local.client import incoming_dir
+from adapters.local.render import render_html
 from bot.db import session_scope
 from bot.models import Department, Employee, Evidence, LocalMessage
-from bot.ports import DeliveryError, Event, EventKind, MediaLoader, Recipient, SendResult
-from bot.services.evidence import MAX_BYTES, photo_path
+from bot.ports import Event, EventKind
+from bot.services.evidence import MAX_BYTES, PHOTO_TOO_LARGE, photo_path
 from bot.services.images import media_path
 from bot.services.inbound import record_inbound
 from cards import Card, Message, Text, message_from_dict
-from cards.local import render_html
 
 if TYPE_CHECKING:
     from bot.state import BotState
 
 HISTORY = 60
-PHOTO_TOO_LARGE = "照片超过 10 MB，请压缩后重新发送。"
 EMPTY_MESSAGE = "请输入文字或选择照片。"
 
 
-class LocalAdapter:
-    """Web chat at /local/: pick an employee, chat, tap card buttons, send photos."""
-
-    platform = "local"
+class LocalChat:
+    """The web chat's routes: pick an employee, chat, tap card buttons, send photos."""
 
     def __init__(self, state: BotState):
         self.state = state
-        self.incoming = state.config.media_dir / "incoming"
-
-    # -- outbound ------------------------------------------------------------------------------
-
-    def send_cost(self, recipient: Recipient, message: Message) -> int:
-        """One platform message per send."""
-        return 1
-
-    def send(
-        self, recipient: Recipient, message: Message, *, idempotency_key: str, media: MediaLoader
-    ) -> SendResult:
-        """Append the message to the employee's chat."""
-        now = self.state.clock.now()
-        with session_scope(self.state.session_factory) as session:
-            employee = self._employee(session, recipient)
-            row = LocalMessage(
-                employee_id=employee.id,
-                direction="out",
-                body=message.to_dict(),
-                card_key=message.key if isinstance(message, Card) else None,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()
-            return SendResult({"message_id": row.id})
-
-    def _employee(self, session: Any, recipient: Recipient) -> Employee:
-        employee = None
-        if recipient.user_id:
-            employee = session.scalar(
-                select(Employee).where(Employee.employee_no == recipient.user_id)
-            )
-        if employee is None and recipient.employee_id:
-            employee = session.get(Employee, recipient.employee_id)
-        if employee is None:
-            raise DeliveryError("local: unknown recipient", retryable=False)
-        return employee
-
-    def update_card(
-        self, external_ref: dict[str, Any], card: Card, *, media: MediaLoader
-    ) -> dict[str, Any] | None:
-        """Replace the card in place; the page re-renders it on its next poll."""
-        with session_scope(self.state.session_factory) as session:
-            row = session.get(LocalMessage, external_ref.get("message_id"))
-            if row is None:
-                raise DeliveryError("local: message gone", retryable=False)
-            row.body, row.updated_at = card.to_dict(), self.state.clock.now()
-        return None
-
-    def download_image(self, media_ref: str) -> bytes:
-        """Read a photo the page uploaded (staged under media/incoming)."""
-        name = Path(media_ref).name
-        path = self.incoming / name
-        if not name or not path.is_file():
-            raise DeliveryError("local: upload missing", retryable=False)
-        data = path.read_bytes()
-        path.unlink(missing_ok=True)
-        return data
-
-    # -- inbound -------------------------------------------------------------------------------
+        self.incoming = incoming_dir(state)
 
     def blueprint(self) -> Blueprint:
         """Routes of the web chat."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cards.model import Card, Text
+from cards import Card, Text
 
 VALUE_PARAM = "value"  # the params key carrying the signed button value (design §11)
 BUTTON_STATUS = {"primary": "primary", "danger": "warning", "default": "normal"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from cards.model import Card, Message, Text
+from cards import Card, Message, Text
 
 STYLE_CLASS = {"primary": "btn-primary", "danger": "btn-danger", "default": "btn-default"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.model import Card, Message, Text
+from cards import Card, Message, Text
 
 BUTTON_TYPES = {"primary": "primary", "danger": "danger", "default": "default"}
 IMAGE_ALT = "证据照片"

@@ -1,4 +1,4 @@
-"""Helpers every platform adapter shares (the port types themselves live in bot.ports)."""
+"""The one rule for a card's image that the platform refuses: the card goes out without it."""
 
 from __future__ import annotations
 
