@@ -17,8 +17,9 @@ from adapters.local.client import incoming_dir
 from adapters.local.render import render_html
 from bot.db import session_scope
 from bot.models import Department, Employee, Evidence, LocalMessage
+from bot.notices.evidence import PHOTO_TOO_LARGE
 from bot.ports import Event, EventKind
-from bot.services.evidence import MAX_BYTES, PHOTO_TOO_LARGE, photo_path
+from bot.services.evidence import MAX_BYTES, photo_path
 from bot.services.images import media_path
 from bot.services.inbound import record_inbound
 from cards import Card, Message, Text, message_from_dict
