@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Campaign, Department, Employee, Reward, Role
+from bot.models import Campaign, Department, Employee, Reward, RewardKind, Role
 
 DEPARTMENTS = ("冲压车间", "质检部", "设备部", "人力资源部")
 # employee_no, name, department, role, supervisor_no
@@ -34,10 +34,10 @@ PEOPLE = (
     ("E016", "罗鹏", "设备部", Role.WORKER, "S003"),
 )
 REWARDS = (
-    ("R01", "定制保温杯", 100, 50),
-    ("R02", "调休半天", 300, None),
-    ("R03", "超市购物卡 50 元", 500, 20),
-    ("R04", "晋升评审优先权", 1000, None),
+    ("R01", "定制保温杯", RewardKind.GOODS, 100, 50),
+    ("R02", "调休半天", RewardKind.LEAVE, 300, None),
+    ("R03", "超市购物卡 50 元", RewardKind.GOODS, 500, 20),
+    ("R04", "晋升评审优先权", RewardKind.PRIORITY, 1000, None),
 )
 
 
@@ -62,8 +62,8 @@ def seed_demo(session: Session, now: datetime) -> bool:
             people[no].supervisor = people[supervisor_no]
     for supervisor_no in ("S001", "S002", "S003"):
         people[supervisor_no].supervisor = people["H001"]
-    for code, title, cost, stock in REWARDS:
-        session.add(Reward(code=code, title=title, cost=cost, stock=stock))
+    for code, title, kind, cost, stock in REWARDS:
+        session.add(Reward(code=code, title=title, kind=kind, cost=cost, stock=stock))
     session.add(
         Campaign(
             name="上线推广",

@@ -7,7 +7,7 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
 from bot.models.claims import Campaign, Claim, ClaimState, Evidence, Rule
-from bot.models.economy import Reward
+from bot.models.economy import Redemption, RedemptionState, Reward, RewardKind
 from bot.models.ledger import LedgerEntry, LedgerHead, StarAward
 from bot.models.messaging import (
     CardCopy,
@@ -46,7 +46,10 @@ __all__ = [
     "LedgerHead",
     "LocalMessage",
     "Outbox",
+    "Redemption",
+    "RedemptionState",
     "Reward",
+    "RewardKind",
     "Rule",
     "Role",
     "SchedulerLease",

@@ -1,15 +1,33 @@
-"""What points can be spent on (兑换)."""
+"""What points can be spent on (兑换): rewards and redemptions."""
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Boolean,
-    Integer,
-    String,
-)
-from sqlalchemy.orm import Mapped, mapped_column
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base
+from bot.models.org import Employee
+
+
+class RewardKind(StrEnum):
+    """What a reward is: goods, time off in half days (调休), or priority in promotion review."""
+
+    GOODS = "goods"
+    LEAVE = "leave"
+    PRIORITY = "priority"
+
+
+class RedemptionState(StrEnum):
+    """Life of a redemption: pending holds its cost; approved debits it; rejected and
+    cancelled release it."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
 
 class Reward(Base):
@@ -19,6 +37,33 @@ class Reward(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     title: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default=RewardKind.GOODS)
     cost: Mapped[int] = mapped_column(Integer)
     stock: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Redemption(Base):
+    """One request to spend points on a reward (兑换申请).
+
+    While pending, `cost` is held (available = balance − holds); approval writes the ledger
+    debit (`ledger_entry_id`) and takes one from stock. `source` says where it came from:
+    `redeem` (the worker asked) or a grant such as `checkin_streak` (a zero-cost voucher).
+    """
+
+    __tablename__ = "redemptions"
+    __table_args__ = (Index("ix_redemptions_employee_state", "employee_id", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    reward_id: Mapped[int] = mapped_column(ForeignKey("rewards.id"))
+    cost: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default=RedemptionState.PENDING)
+    source: Mapped[str] = mapped_column(String(30), default="redeem")
+    note: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    decided_at: Mapped[datetime | None]
+    employee: Mapped[Employee] = relationship(foreign_keys=[employee_id])
+    reward: Mapped[Reward] = relationship()
