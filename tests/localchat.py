@@ -15,20 +15,25 @@ from cards import Button, Card, Message, message_from_dict
 _ids = itertools.count(1)
 
 
-def say(client: Any, who: Employee, text: str) -> Any:
-    """Post a text line as `who`."""
+def _number(who: Employee | str) -> str:
+    """The employee number the page posts as (an Employee, or the number itself)."""
+    return who if isinstance(who, str) else who.employee_no
+
+
+def say(client: Any, who: Employee | str, text: str, client_id: str | None = None) -> Any:
+    """Post a text line as `who` (the same `client_id` twice is one message sent twice)."""
     return client.post(
         "/local/api/send",
-        data={"employee": who.employee_no, "text": text, "client_id": f"c{next(_ids)}"},
+        data={"employee": _number(who), "text": text, "client_id": client_id or f"c{next(_ids)}"},
     )
 
 
-def send_photo(client: Any, who: Employee, data: bytes, name: str = "photo.jpg") -> Any:
+def send_photo(client: Any, who: Employee | str, data: bytes, name: str = "photo.jpg") -> Any:
     """Upload a photo as `who`."""
     return client.post(
         "/local/api/send",
         data={
-            "employee": who.employee_no,
+            "employee": _number(who),
             "client_id": f"c{next(_ids)}",
             "photo": (io.BytesIO(data), name),
         },
@@ -36,12 +41,12 @@ def send_photo(client: Any, who: Employee, data: bytes, name: str = "photo.jpg")
     )
 
 
-def press(client: Any, who: Employee, button: Button, client_id: str | None = None) -> Any:
+def press(client: Any, who: Employee | str, button: Button, client_id: str | None = None) -> Any:
     """Press a card button as `who`."""
     return client.post(
         "/local/api/action",
         data={
-            "employee": who.employee_no,
+            "employee": _number(who),
             "value": button.value,
             "label": button.label,
             "client_id": client_id or f"c{next(_ids)}",

@@ -47,6 +47,7 @@ class FakeDingtalk:
         self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._ids = itertools.count(1)
         self.files: dict[str, bytes] = {}
+        self.uploads: dict[str, bytes] = {}  # media_id → the multipart body that uploaded it
         self.delivered: list[tuple[str, dict[str, Any]]] = []  # (path, body) answered 200
         self._created: set[str] = set()  # card ids already created (a repeat is a no-op)
         self.oapi_token = "oapitok1"
@@ -181,9 +182,9 @@ class FakeDingtalk:
             return failure
         if rec.query.get("access_token") != [self.oapi_token] or b"filename=" not in rec.body:
             return Reply(200, {"errcode": 40014, "errmsg": "invalid token"})
-        return Reply(
-            200, {"errcode": 0, "media_id": f"@lADmedia{next(self._ids)}", "type": "image"}
-        )
+        media_id = f"@lADmedia{next(self._ids)}"
+        self.uploads[media_id] = rec.body
+        return Reply(200, {"errcode": 0, "media_id": media_id, "type": "image"})
 
     def _session_webhook(self, rec: Recorded) -> Reply:
         failure = self._failure("/robot/sendBySession")

@@ -62,6 +62,7 @@ class FakeFeishu:
         self.server = FakeServer()
         self.messages: list[SentMessage] = []
         self.uploads: list[Recorded] = []
+        self.images: dict[str, bytes] = {}  # image_key → the multipart body that uploaded it
         self.valid_tokens: set[str] = set()
         self._canned: dict[tuple[str, str], list[Reply]] = defaultdict(list)
         self._ids = itertools.count(1)
@@ -196,6 +197,7 @@ class FakeFeishu:
         with self._lock:
             self.uploads.append(rec)
             key = f"img_v2_{next(self._ids)}"
+            self.images[key] = rec.body
         return Reply(200, {"code": 0, "msg": "success", "data": {"image_key": key}})
 
 
