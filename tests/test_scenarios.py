@@ -26,7 +26,7 @@ from bot.services.ledger import balance
 from bot.signing import NOT_YOUR_BUTTON
 from handlers.approval import APPROVED_ACK, REJECTED_ACK
 from handlers.claim import PICK_TITLE, PICKED
-from tests.drivers import Driver
+from tests.drivers import Delivered, Driver
 from tests.drivers.dingtalk import DingtalkDriver
 from tests.drivers.feishu import FeishuDriver
 from tests.drivers.feishu import env as feishu_env
@@ -121,7 +121,13 @@ def stored_photo(state: Any, claim: Claim) -> bytes:
 
 
 def count(session: Session, column: Any) -> int:
+    """Rows in `column`'s table."""
     return session.scalar(select(func.count(column)))
+
+
+def said(text: str) -> Delivered:
+    """A text message as a driver reports it."""
+    return Delivered("text", text)
 
 
 # -- the claim flow ------------------------------------------------------------------------------
@@ -132,8 +138,8 @@ def test_photo_and_rule_submit_a_claim_and_send_the_supervisor_an_approval_card(
 ):
     claim = claim_by_photo(driver, session, drain, team)
     assert claim.state == ClaimState.PENDING and claim.evidence_id is not None
-    assert driver.texts(team.worker.uid)[-1] == notices.CLAIM_SUBMITTED.format(
-        rule=f"A01 {RULE}", points=20, approver="王主管"
+    assert driver.last_message(team.worker.uid) == said(
+        notices.CLAIM_SUBMITTED.format(rule=f"A01 {RULE}", points=20, approver="王主管")
     )
     # The rule card no longer offers buttons once used, and says what was chosen.
     pick = driver.last_card(team.worker.uid, PICK_TITLE)
@@ -152,11 +158,11 @@ def test_approval_credits_the_ledger_and_tells_the_worker(driver, session, drain
     session.refresh(claim)
     assert claim.state == ClaimState.APPROVED and claim.decided_by_id == team.boss.employee.id
     assert balance(session, team.worker.employee.id) == 20
-    assert driver.texts(team.worker.uid)[-1] == notices.CLAIM_APPROVED.format(
-        rule=RULE, points=20, balance=20
+    assert driver.last_message(team.worker.uid) == said(
+        notices.CLAIM_APPROVED.format(rule=RULE, points=20, balance=20)
     )
-    assert driver.texts(team.boss.uid)[-1] == APPROVED_ACK.format(
-        claim_id=claim.id, name=team.worker.employee.name, points=20
+    assert driver.last_message(team.boss.uid) == said(
+        APPROVED_ACK.format(claim_id=claim.id, name=team.worker.employee.name, points=20)
     )
     card = driver.last_card(team.boss.uid, APPROVAL)
     assert card.buttons == () and card.status == "已通过 · 王主管 · 10:00"
@@ -176,11 +182,11 @@ def test_reject_asks_for_a_reason_and_takes_the_typed_text(driver, session, drai
     session.refresh(claim)
     assert claim.state == ClaimState.REJECTED and claim.reason == "照片看不到模具编号"
     assert balance(session, team.worker.employee.id) == 0
-    assert driver.texts(team.worker.uid)[-1] == notices.CLAIM_REJECTED.format(
-        rule=RULE, reason="照片看不到模具编号"
+    assert driver.last_message(team.worker.uid) == said(
+        notices.CLAIM_REJECTED.format(rule=RULE, reason="照片看不到模具编号")
     )
-    assert driver.texts(team.boss.uid)[-1] == REJECTED_ACK.format(
-        claim_id=claim.id, name=team.worker.employee.name
+    assert driver.last_message(team.boss.uid) == said(
+        REJECTED_ACK.format(claim_id=claim.id, name=team.worker.employee.name)
     )
     card = driver.last_card(team.boss.uid, APPROVAL)
     assert card.buttons == ()
@@ -199,8 +205,8 @@ def test_reject_with_a_quick_reason_button(driver, session, drain, team):
     session.refresh(claim)
     assert claim.state == ClaimState.REJECTED and claim.reason == "照片不清晰"
     assert balance(session, team.worker.employee.id) == 0
-    assert driver.texts(team.worker.uid)[-1] == notices.CLAIM_REJECTED.format(
-        rule=RULE, reason="照片不清晰"
+    assert driver.last_message(team.worker.uid) == said(
+        notices.CLAIM_REJECTED.format(rule=RULE, reason="照片不清晰")
     )
     card = driver.last_card(team.boss.uid, APPROVAL)
     assert card.status == "已驳回 · 王主管 · 10:00\n" + REASON_LINE.format(reason="照片不清晰")
@@ -213,18 +219,18 @@ def test_reject_with_a_quick_reason_button(driver, session, drain, team):
 def test_same_click_delivered_three_times_is_processed_once(driver, session, drain, team):
     claim = claim_by_photo(driver, session, drain, team)
     events = count(session, InboundEvent.id)
-    told_worker, told_boss = len(driver.texts(team.worker.uid)), len(driver.texts(team.boss.uid))
+    told_worker, told_boss = len(driver.told(team.worker.uid)), len(driver.told(team.boss.uid))
     driver.press(team.boss.uid, driver.last_card(team.boss.uid, APPROVAL), "通过", times=3)
     drain()
     # One stored delivery: the repeats never reach the handlers.
     assert count(session, InboundEvent.id) == events + 1
     assert balance(session, team.worker.employee.id) == 20
     assert count(session, LedgerEntry.id) == 1
-    assert driver.texts(team.worker.uid)[told_worker:] == [
+    assert driver.told(team.worker.uid)[told_worker:] == [
         notices.CLAIM_APPROVED.format(rule=RULE, points=20, balance=20)
     ]
     # One confirmation, and no "already decided" answer to the repeats.
-    assert driver.texts(team.boss.uid)[told_boss:] == [
+    assert driver.told(team.boss.uid)[told_boss:] == [
         APPROVED_ACK.format(claim_id=claim.id, name=team.worker.employee.name, points=20)
     ]
     assert driver.updates(driver.last_card(team.boss.uid, APPROVAL)) == 1

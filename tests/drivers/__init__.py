@@ -108,6 +108,12 @@ class Driver:
         """How many times the platform was asked to update this copy of a card."""
         raise NotImplementedError
 
+    def last_message(self, uid: str) -> Delivered:
+        """The newest message delivered to `uid`."""
+        messages = self.received(uid)
+        assert messages, f"nothing delivered to {uid} on {self.platform}"
+        return messages[-1]
+
     def texts(self, uid: str) -> list[str]:
         """Texts delivered to `uid`, oldest first."""
         return [m.text for m in self.received(uid) if m.kind == "text"]
