@@ -91,7 +91,8 @@ class WecomDriver(Driver):
             # A decided card appends its status to the subtitle and greys out its one button,
             # whose text (replace_text) is the status's first words, clipped.
             word = current["replace_text"].rstrip("…")
-            at = next(i for i, line in enumerate(sub) if line.startswith(word))
+            at = next((i for i, line in enumerate(sub) if line.startswith(word)), None)
+            assert at is not None, f"status {word!r} not in the subtitle: {sub}"
             lines, status = sub[:at], "\n".join(sub[at:])
         return SeenCard(
             title=current["main_title"]["title"],
