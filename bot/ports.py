@@ -155,3 +155,7 @@ class Adapter(Protocol):
 
     def download_image(self, media_ref: str) -> bytes:
         """Fetch an inbound image's bytes (worker only, never in a request). Raises DeliveryError."""
+
+    def redact_inbound(self, session: Any, event: Event) -> None:
+        """Blank whatever copy of `event` the adapter itself keeps (an anonymous answer), in
+        the worker's transaction; most platforms keep none."""

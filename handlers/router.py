@@ -10,7 +10,7 @@ from bot.context import HandlerContext
 from bot.errors import BotError
 from bot.notices.system import BUSY
 from bot.ports import EventKind
-from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
+from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
 from handlers import approval, asks, claim, help, points, tasks
 
@@ -51,8 +51,11 @@ ACTIONS: dict[str, ActionHandler] = {
     "ask_reason": asks.handle_reason,
     "ask_cancel": asks.handle_cancel,
     "ask_ack": asks.handle_ack,
+    "ask_shared": asks.handle_shared,
     **dict.fromkeys(asks.LEGACY, asks.handle_legacy),
 }
+# Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
+SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
 KIND_MODULES = (approval, tasks)
 
@@ -81,7 +84,8 @@ def _on_text(ctx: HandlerContext) -> list[Message]:
 
 def _on_action(ctx: HandlerContext) -> list[Message]:
     action = ctx.signer.verify(ctx.event.action_value or "", ctx.now)
-    if action.actor_id != ctx.sender.id:
+    shared = action.actor_id == ANYONE and action.name in SHARED_ACTIONS
+    if action.actor_id != ctx.sender.id and not shared:
         raise ActionRefused(NOT_YOUR_BUTTON)
     handler = ACTIONS.get(action.name)
     if handler is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bot.ports import DeliveryError, MediaLoader, Recipient, SendResult
+from bot.ports import DeliveryError, Event, MediaLoader, Recipient, SendResult
 from cards import Card, Message
 
 
@@ -86,3 +86,9 @@ class ComposedAdapter:
     def download_image(self, media_ref: str) -> bytes:
         """Fetch an inbound image's bytes (worker only). Raises DeliveryError."""
         return self.client.download_image(media_ref)
+
+    def redact_inbound(self, session: Any, event: Event) -> None:
+        """Blank the adapter's own copy of an inbound event, if its inbound side keeps one."""
+        redact = getattr(self.inbound, "redact_inbound", None)
+        if redact is not None:
+            redact(session, event)
