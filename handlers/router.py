@@ -12,7 +12,7 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, claim, help, points, tasks
+from handlers import approval, asks, claim, help, notice, points, tasks
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "pending": approval.handle_pending,
     "任务": asks.handle_tasks,
     "tasks": asks.handle_tasks,
+    "通知": notice.handle_notice,
+    "notice": notice.handle_notice,
 }
 LATER = {
     "建议": "建议",
@@ -57,7 +59,7 @@ ACTIONS: dict[str, ActionHandler] = {
 # Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
 SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks)
+KIND_MODULES = (approval, tasks, notice)
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -38,7 +38,7 @@ def open_shared(
     session: Session,
     *,
     kind: str,
-    owners: Sequence[Employee],
+    owner_ids: Sequence[int],
     title: str,
     card: Card,
     choices: Sequence[Choice],
@@ -50,13 +50,14 @@ def open_shared(
     anchor_at: datetime | None = None,
     severity: str = "normal",
 ) -> int:
-    """Open one ask per owner about `subject` and queue each their copy of one shared card,
-    all in bulk (10,000 people are a few statements); returns how many asks were opened.
+    """Open one ask per owner (by employee id) about `subject` and queue each their copy of
+    one shared card, all in bulk (10,000 people are a few statements); returns how many asks
+    were opened.
 
     Raises:
         InvalidInput: unknown policy name.
     """
-    if not owners:
+    if not owner_ids:
         return 0
     chain = None
     if policy is not None:
@@ -78,10 +79,10 @@ def open_shared(
         "answer": None, "reason": None, "answer_data": None, "answered_by_id": None,
         "answered_at": None, "acknowledged_by_id": None, "acknowledged_at": None,
     }  # fmt: skip
-    lead = Ask(owner_id=owners[0].id, **values)
+    lead = Ask(owner_id=owner_ids[0], **values)
     session.add(lead)
     session.flush()
-    bulk_insert(session, Ask, [{**values, "owner_id": o.id} for o in owners[1:]])
+    bulk_insert(session, Ask, [{**values, "owner_id": o} for o in owner_ids[1:]])
     asks = session.execute(
         select(Ask.id, Ask.owner_id).where(
             Ask.subject == subject, Ask.kind == kind, Ask.created_at == now, Ask.id >= lead.id
