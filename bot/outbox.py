@@ -148,6 +148,20 @@ class CardBatch:
             _row(payload, now, recipient_id=recipient_id, card_key=card.key, batch_key=batch_key)
         )
 
+    def add_copies(
+        self, card: Card, copies: Iterable[tuple[str, int]], now: datetime, batch_key: str
+    ) -> None:
+        """One card content to many people, each copy under its own key ((key, recipient id)
+        pairs, keys never used before). The outbox rows share one payload (delivery sends a
+        keyed card at its current version anyway), so it is serialized once."""
+        shared = replace(card, key=None).to_dict()
+        for key, recipient_id in copies:
+            payload = {**shared, "key": key}
+            self.cards.append({"key": key, "payload": payload, "version": 1, "updated_at": now})
+            self.outbox.append(
+                _row(shared, now, recipient_id=recipient_id, card_key=key, batch_key=batch_key)
+            )
+
     def write(self, session: Session) -> None:
         """Insert everything collected, then start afresh."""
         bulk_insert(session, CardState, self.cards)
@@ -312,34 +326,44 @@ def mark_sent(session: Session, sent: list[Sent]) -> None:
         )  # fmt: skip
 
 
-def mark_card_sent(
-    session: Session,
-    row: Outbox,
-    sent: Sent,
-    *,
-    recipient_id: int | None,
-    external_ref: dict[str, Any],
-    version: int,
-) -> None:
-    """Record a delivered card copy; if the card changed while it was on its way, queue an
-    update that brings this copy up to date too."""
-    row.state, row.sent_at, row.last_error = "sent", sent.sent_at, None
-    row.platform, row.pace_key, row.cost = sent.platform, sent.pace_key, sent.cost
-    assert row.card_key is not None
-    session.add(
-        CardCopy(
-            card_key=row.card_key,
-            platform=sent.platform,
-            recipient_id=recipient_id,
-            outbox_id=row.id,
-            external_ref=external_ref,
-            version=version,
-            created_at=sent.sent_at,
+@dataclass(frozen=True, slots=True)
+class CardSent:
+    """A delivered card copy to record: the send, whom it reached, the platform's reference,
+    and the card version it showed."""
+
+    sent: Sent
+    card_key: str
+    recipient_id: int | None
+    external_ref: dict[str, Any]
+    version: int
+
+
+def mark_cards_sent(session: Session, delivered: list[CardSent]) -> None:
+    """Record delivered card copies in bulk (a broadcast's thousands of copies are three
+    statements); a card that changed while its copy was on the way gets an update queued."""
+    if not delivered:
+        return
+    mark_sent(session, [d.sent for d in delivered])
+    bulk_insert(
+        session,
+        CardCopy,
+        [
+            {"card_key": d.card_key, "platform": d.sent.platform, "recipient_id": d.recipient_id,
+             "outbox_id": d.sent.row_id, "external_ref": d.external_ref, "version": d.version,
+             "created_at": d.sent.sent_at}
+            for d in delivered
+        ],
+    )  # fmt: skip
+    shown = {d.card_key: d.version for d in delivered}
+    newer = session.execute(
+        select(CardState.key, CardState.payload, CardState.version).where(
+            CardState.key.in_(list(shown))
         )
-    )
-    card_state = session.get(CardState, row.card_key)
-    if card_state is not None and card_state.version > version:
-        _enqueue_update(session, row.card_key, card_state.payload, sent.sent_at)
+    ).all()
+    at = max(d.sent.sent_at for d in delivered)
+    for key, payload, version in newer:
+        if version > shown[key]:
+            _enqueue_update(session, key, payload, at)
 
 
 def backoff(attempts: int) -> timedelta:

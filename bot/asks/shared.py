@@ -93,13 +93,14 @@ def open_shared(
         for c in choices
     )
     shared = replace(card, buttons=buttons, status=None)
-    batch, batch_key, logs = CardBatch(), new_batch_key(), []
-    for ask_id, owner_id in asks:
-        key = primary_key(ask_id)
-        batch.add(replace(shared, key=key), owner_id, now, batch_key=batch_key)
-        logs.append({"ask_id": ask_id, "step": 0, "action": "sent", "result": "done",
-                     "recipient_id": owner_id, "card_key": key, "detail": None,
-                     "created_at": now})  # fmt: skip
+    copies = [(primary_key(ask_id), owner_id) for ask_id, owner_id in asks]
+    batch = CardBatch()
+    batch.add_copies(shared, copies, now, new_batch_key())
+    logs = [
+        {"ask_id": int(key.split(":")[1]), "step": 0, "action": "sent", "result": "done",
+         "recipient_id": owner_id, "card_key": key, "detail": None, "created_at": now}
+        for key, owner_id in copies
+    ]  # fmt: skip
     batch.write(session)
     bulk_insert(session, AskLog, logs)
     session.flush()

@@ -348,14 +348,26 @@ class Delivery:
 
     def _record(self, plans: list[Plan]) -> None:
         now = self.state.clock.now()
-        # Plain sends, the bulk of a batch, are one executemany UPDATE by primary key; the rest
-        # (cards, deferrals, failures) are loaded together and changed as objects.
-        plain, others = [], []
+        # Sends, the bulk of a batch, are executemany UPDATEs by primary key (card copies a bulk
+        # insert besides); the rest (deferrals, failures) are loaded together and changed as
+        # objects.
+        plain, cards, others = [], [], []
         for p in plans:
-            simple = p.sent_at is not None and not (p.card_key and _is_card(p.message))
-            (plain if simple else others).append(p)
+            if p.sent_at is None:
+                others.append(p)
+            elif p.card_key and _is_card(p.message):
+                assert p.recipient is not None
+                cards.append(
+                    outbox.CardSent(
+                        _sent(p), p.card_key, p.recipient.employee_id, p.result or {},
+                        p.version or 1,
+                    )
+                )  # fmt: skip
+            else:
+                plain.append(_sent(p))
         with session_scope(self.state.session_factory) as session:
-            outbox.mark_sent(session, [_sent(p) for p in plain])
+            outbox.mark_sent(session, plain)
+            outbox.mark_cards_sent(session, cards)
             ids = [p.row_id for p in others]
             rows = (
                 {r.id: r for r in session.scalars(select(Outbox).where(Outbox.id.in_(ids)))}
@@ -364,17 +376,7 @@ class Delivery:
             )
             for plan in others:
                 row = rows[plan.row_id]
-                if plan.sent_at is not None:
-                    assert plan.recipient is not None
-                    outbox.mark_card_sent(
-                        session,
-                        row,
-                        _sent(plan),
-                        recipient_id=plan.recipient.employee_id,
-                        external_ref=plan.result or {},
-                        version=plan.version or 1,
-                    )
-                elif plan.defer_until is not None:
+                if plan.defer_until is not None:
                     outbox.hand_back(row, plan.defer_until)
                 elif plan.error is not None:
                     _record_failure(row, plan.error, now)
