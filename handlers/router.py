@@ -12,7 +12,7 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, claim, help, notice, points, tasks
+from handlers import approval, asks, checkin, claim, help, likes, notice, points, tasks
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ COMMANDS: dict[str, CommandHandler] = {
     "tasks": asks.handle_tasks,
     "通知": notice.handle_notice,
     "notice": notice.handle_notice,
+    "签到": checkin.handle_checkin,
+    "checkin": checkin.handle_checkin,
+    "点赞": likes.handle_like,
+    "like": likes.handle_like,
 }
 LATER = {
     "建议": "建议",
@@ -44,8 +48,6 @@ LATER = {
     "appeal": "申诉",
     "兑换": "兑换",
     "redeem": "兑换",
-    "签到": "签到",
-    "checkin": "签到",
 }
 ACTIONS: dict[str, ActionHandler] = {
     "claim": claim.handle_claim_button,
@@ -59,7 +61,7 @@ ACTIONS: dict[str, ActionHandler] = {
 # Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
 SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks, notice)
+KIND_MODULES = (approval, tasks, notice, checkin)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -97,6 +99,8 @@ def _on_action(ctx: HandlerContext) -> list[Message]:
 
 def _on_image(ctx: HandlerContext) -> list[Message]:
     answered = asks.take_photo(ctx)
+    if answered is None:
+        answered = checkin.take_photo(ctx)
     return answered if answered is not None else claim.handle_photo(ctx)
 
 
