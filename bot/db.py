@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -210,7 +210,7 @@ def bulk_insert(session: Session, model: type, rows: list[dict[str, Any]]) -> No
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(model), rows)
+        _executemany(session, model, rows)
         return
     memo: dict[int, object] = {}
 
@@ -232,3 +232,41 @@ def bulk_insert(session: Session, model: type, rows: list[dict[str, Any]]) -> No
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row([convert(row[c]) for c in columns])
+
+
+def _executemany(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    """One driver executemany of an INSERT (SQLite's qmark style), each distinct value object
+    converted by its column type once (10,000 rows sharing a JSON payload encode it once)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = list(rows[0])
+    connection = session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    # Only the given columns, as COPY does: the rest take their server defaults or NULL.
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    columns_out: list[list[object]] = []
+    for column in columns:
+        values = [row[column] for row in rows]
+        process = table.c[column].type._cached_bind_processor(dialect)
+        if process is not None:
+            memo: dict[int, object] = {}
+            converted: list[object] = []
+            for value in values:
+                if value is None:
+                    converted.append(None)
+                    continue
+                key = id(value)  # rows keep every value alive: ids stay unique meanwhile
+                if key not in memo:
+                    memo[key] = process(value)
+                converted.append(memo[key])
+            values = converted
+        columns_out.append(values)
+    params = list(zip(*columns_out, strict=True))
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, params)
+    finally:
+        cursor.close()

@@ -8,6 +8,7 @@ through the functions at the end of this module.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -37,12 +38,18 @@ def _row(
     platform: str | None = None,
     target: dict[str, Any] | None = None,
     card_key: str | None = None,
+    batch_key: str | None = None,
 ) -> dict[str, Any]:
     return {
         "kind": "send", "platform": platform, "recipient_id": recipient_id, "target": target,
         "card_key": card_key, "payload": payload, "state": "pending", "attempts": 0,
-        "next_attempt_at": now, "created_at": now,
+        "next_attempt_at": now, "created_at": now, "batch_key": batch_key,
     }  # fmt: skip
+
+
+def new_batch_key() -> str:
+    """A key marking rows written together with identical content (outbox.batch_key)."""
+    return secrets.token_hex(16)
 
 
 # -- writing messages ------------------------------------------------------------------------------
@@ -81,14 +88,32 @@ def enqueue(
 
 
 def enqueue_many(
-    session: Session, rows: Iterable[tuple[int, dict[str, Any]]], now: datetime
+    session: Session,
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    now: datetime,
+    *,
+    batch_key: str | None = None,
 ) -> int:
     """Queue (recipient id, message payload) pairs of unkeyed messages with one executemany
-    (no ORM objects, no RETURNING: a broadcast to 10,000 people is one statement batch)."""
-    values = [_row(payload, now, recipient_id=rid) for rid, payload in rows]
+    (no ORM objects, no RETURNING: a broadcast to 10,000 people is one statement batch).
+
+    Give `batch_key` only when every payload is the same: delivery may then send the rows
+    with the platform's batch send (bot/runtime/batching.py)."""
+    values = [_row(payload, now, recipient_id=rid, batch_key=batch_key) for rid, payload in rows]
     if values:
-        session.execute(insert(Outbox), values)
+        bulk_insert(session, Outbox, values)
     return len(values)
+
+
+def enqueue_broadcast(
+    session: Session, message: Message, recipient_ids: Iterable[int], now: datetime
+) -> int:
+    """Queue one unkeyed message to many employees as one batch (identical content)."""
+    assert not (isinstance(message, Card) and message.key), "keyed cards are one per person"
+    payload = message.to_dict()
+    return enqueue_many(
+        session, ((rid, payload) for rid in recipient_ids), now, batch_key=new_batch_key()
+    )
 
 
 def enqueue_to_chats(
@@ -111,12 +136,31 @@ class CardBatch:
     cards: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, card: Card, recipient_id: int, now: datetime) -> None:
-        """What `enqueue` does for a card whose key has never been used."""
+    def add(
+        self, card: Card, recipient_id: int, now: datetime, *, batch_key: str | None = None
+    ) -> None:
+        """What `enqueue` does for a card whose key has never been used; cards that differ
+        only in their key may share a `batch_key` (one shared card, a copy per person)."""
         assert card.key, "a batch holds keyed cards"
         payload = card.to_dict()
         self.cards.append({"key": card.key, "payload": payload, "version": 1, "updated_at": now})
-        self.outbox.append(_row(payload, now, recipient_id=recipient_id, card_key=card.key))
+        self.outbox.append(
+            _row(payload, now, recipient_id=recipient_id, card_key=card.key, batch_key=batch_key)
+        )
+
+    def add_copies(
+        self, card: Card, copies: Iterable[tuple[str, int]], now: datetime, batch_key: str
+    ) -> None:
+        """One card content to many people, each copy under its own key ((key, recipient id)
+        pairs, keys never used before). The outbox rows share one payload (delivery sends a
+        keyed card at its current version anyway), so it is serialized once."""
+        shared = replace(card, key=None).to_dict()
+        for key, recipient_id in copies:
+            payload = {**shared, "key": key}
+            self.cards.append({"key": key, "payload": payload, "version": 1, "updated_at": now})
+            self.outbox.append(
+                _row(shared, now, recipient_id=recipient_id, card_key=key, batch_key=batch_key)
+            )
 
     def write(self, session: Session) -> None:
         """Insert everything collected, then start afresh."""
@@ -216,6 +260,35 @@ def lease(session: Session, limit: int, now: datetime, until: datetime) -> list[
     return rows
 
 
+def lease_mates(
+    session: Session, batch_keys: set[str], limit: int, now: datetime, until: datetime
+) -> list[Outbox]:
+    """Take up to `limit` more due send rows of these batches (as `lease` does), so that one
+    delivery round fills a platform's batch send rather than a fraction of it."""
+    if not batch_keys or limit <= 0:
+        return []
+    due = or_(Outbox.state == "pending", Outbox.state == "sending")
+    query = (
+        select(Outbox.id)
+        .where(Outbox.batch_key.in_(batch_keys), due, Outbox.next_attempt_at <= now)
+        .order_by(Outbox.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(ids))
+        .values(state="sending", next_attempt_at=until, attempts=Outbox.attempts + 1)
+    )
+    rows = list(session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id)))
+    session.expunge_all()
+    return rows
+
+
 def hand_back(row: Outbox, due: datetime) -> None:
     """Return a leased row unsent (held back by pacing or the lease's end): not an attempt."""
     row.state, row.next_attempt_at = "pending", due
@@ -253,34 +326,44 @@ def mark_sent(session: Session, sent: list[Sent]) -> None:
         )  # fmt: skip
 
 
-def mark_card_sent(
-    session: Session,
-    row: Outbox,
-    sent: Sent,
-    *,
-    recipient_id: int | None,
-    external_ref: dict[str, Any],
-    version: int,
-) -> None:
-    """Record a delivered card copy; if the card changed while it was on its way, queue an
-    update that brings this copy up to date too."""
-    row.state, row.sent_at, row.last_error = "sent", sent.sent_at, None
-    row.platform, row.pace_key, row.cost = sent.platform, sent.pace_key, sent.cost
-    assert row.card_key is not None
-    session.add(
-        CardCopy(
-            card_key=row.card_key,
-            platform=sent.platform,
-            recipient_id=recipient_id,
-            outbox_id=row.id,
-            external_ref=external_ref,
-            version=version,
-            created_at=sent.sent_at,
+@dataclass(frozen=True, slots=True)
+class CardSent:
+    """A delivered card copy to record: the send, whom it reached, the platform's reference,
+    and the card version it showed."""
+
+    sent: Sent
+    card_key: str
+    recipient_id: int | None
+    external_ref: dict[str, Any]
+    version: int
+
+
+def mark_cards_sent(session: Session, delivered: list[CardSent]) -> None:
+    """Record delivered card copies in bulk (a broadcast's thousands of copies are three
+    statements); a card that changed while its copy was on the way gets an update queued."""
+    if not delivered:
+        return
+    mark_sent(session, [d.sent for d in delivered])
+    bulk_insert(
+        session,
+        CardCopy,
+        [
+            {"card_key": d.card_key, "platform": d.sent.platform, "recipient_id": d.recipient_id,
+             "outbox_id": d.sent.row_id, "external_ref": d.external_ref, "version": d.version,
+             "created_at": d.sent.sent_at}
+            for d in delivered
+        ],
+    )  # fmt: skip
+    shown = {d.card_key: d.version for d in delivered}
+    newer = session.execute(
+        select(CardState.key, CardState.payload, CardState.version).where(
+            CardState.key.in_(list(shown))
         )
-    )
-    card_state = session.get(CardState, row.card_key)
-    if card_state is not None and card_state.version > version:
-        _enqueue_update(session, row.card_key, card_state.payload, sent.sent_at)
+    ).all()
+    at = max(d.sent.sent_at for d in delivered)
+    for key, payload, version in newer:
+        if version > shown[key]:
+            _enqueue_update(session, key, payload, at)
 
 
 def backoff(attempts: int) -> timedelta:

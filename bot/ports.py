@@ -6,6 +6,7 @@ the core never imports an adapter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
@@ -125,6 +126,25 @@ class Adapter(Protocol):
     def send_cost(self, recipient: Recipient, message: Message) -> int:
         """How many platform messages `send` takes for this message (pacing counts these)."""
 
+    def batch_limit(self, message: Message) -> int:
+        """How many users one `send_batch` call may address with `message` (the platform's
+        documented per-call maximum); 1 when the platform has no batch send for it."""
+
+    def send_batch(
+        self,
+        recipients: Sequence[Recipient],
+        message: Message,
+        *,
+        idempotency_key: str,
+        media: MediaLoader,
+    ) -> list[SendResult | DeliveryError]:
+        """Deliver the same message to several users in one call: one outcome per recipient,
+        in order (a recipient the platform refused gets a DeliveryError).
+
+        Raises:
+            DeliveryError: the call itself failed (for every recipient).
+        """
+
     def update_card(
         self, external_ref: dict[str, Any], card: Card, *, media: MediaLoader
     ) -> dict[str, Any] | None:
@@ -135,3 +155,7 @@ class Adapter(Protocol):
 
     def download_image(self, media_ref: str) -> bytes:
         """Fetch an inbound image's bytes (worker only, never in a request). Raises DeliveryError."""
+
+    def redact_inbound(self, session: Any, event: Event) -> None:
+        """Blank whatever copy of `event` the adapter itself keeps (an anonymous answer), in
+        the worker's transaction; most platforms keep none."""

@@ -14,6 +14,9 @@ CARD_EXPIRED = "这张卡片已过期，请发送「待审」或「帮助」重�
 CARD_INVALID = "这个按钮无效，请重新发送指令。"
 NOT_YOUR_BUTTON = "这个按钮不是发给你的，无法操作。"
 VERSION = "v1"
+# The actor of a button on a card many people share (one read confirmation to everyone): the
+# handler resolves who pressed it to their own object and refuses anyone else.
+ANYONE = 0
 
 
 class ActionRefused(BotError):

@@ -35,6 +35,14 @@ def handle_ask(ctx: HandlerContext, action: Action) -> list[Message]:
     )  # fmt: skip
 
 
+def handle_shared(ctx: HandlerContext, action: Action) -> list[Message]:
+    """A choice on a card many people share: the presser's own ask answers."""
+    return asks.press_shared(
+        ctx.session, action.object_id, ctx.sender, action.arg, now=ctx.now, tz=ctx.tz,
+        signer=ctx.signer, platform=ctx.event.platform,
+    )  # fmt: skip
+
+
 def handle_reason(ctx: HandlerContext, action: Action) -> list[Message]:
     """A common reason on an input card."""
     return asks.press_reason(

@@ -10,9 +10,9 @@ from bot.context import HandlerContext
 from bot.errors import BotError
 from bot.notices.system import BUSY
 from bot.ports import EventKind
-from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
+from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, claim, help, points, tasks
+from handlers import approval, asks, checkin, claim, help, likes, notice, points, tasks
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,12 @@ COMMANDS: dict[str, CommandHandler] = {
     "pending": approval.handle_pending,
     "任务": asks.handle_tasks,
     "tasks": asks.handle_tasks,
+    "通知": notice.handle_notice,
+    "notice": notice.handle_notice,
+    "签到": checkin.handle_checkin,
+    "checkin": checkin.handle_checkin,
+    "点赞": likes.handle_like,
+    "like": likes.handle_like,
 }
 LATER = {
     "建议": "建议",
@@ -42,8 +48,6 @@ LATER = {
     "appeal": "申诉",
     "兑换": "兑换",
     "redeem": "兑换",
-    "签到": "签到",
-    "checkin": "签到",
 }
 ACTIONS: dict[str, ActionHandler] = {
     "claim": claim.handle_claim_button,
@@ -51,10 +55,13 @@ ACTIONS: dict[str, ActionHandler] = {
     "ask_reason": asks.handle_reason,
     "ask_cancel": asks.handle_cancel,
     "ask_ack": asks.handle_ack,
+    "ask_shared": asks.handle_shared,
     **dict.fromkeys(asks.LEGACY, asks.handle_legacy),
 }
+# Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
+SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks)
+KIND_MODULES = (approval, tasks, notice, checkin)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -81,7 +88,8 @@ def _on_text(ctx: HandlerContext) -> list[Message]:
 
 def _on_action(ctx: HandlerContext) -> list[Message]:
     action = ctx.signer.verify(ctx.event.action_value or "", ctx.now)
-    if action.actor_id != ctx.sender.id:
+    shared = action.actor_id == ANYONE and action.name in SHARED_ACTIONS
+    if action.actor_id != ctx.sender.id and not shared:
         raise ActionRefused(NOT_YOUR_BUTTON)
     handler = ACTIONS.get(action.name)
     if handler is None:
@@ -91,6 +99,8 @@ def _on_action(ctx: HandlerContext) -> list[Message]:
 
 def _on_image(ctx: HandlerContext) -> list[Message]:
     answered = asks.take_photo(ctx)
+    if answered is None:
+        answered = checkin.take_photo(ctx)
     return answered if answered is not None else claim.handle_photo(ctx)
 
 

@@ -100,3 +100,38 @@ def make_claim(
     session.add(claim)
     session.commit()
     return claim
+
+
+def make_crowd(session: Session, count: int, platform: str, prefix: str = "u") -> list[int]:
+    """`count` active workers with ids `{prefix}00001…` on `platform`, inserted in bulk;
+    returns their employee ids."""
+    from sqlalchemy import insert
+
+    from bot.models import Identity
+
+    created = datetime.fromisoformat("2026-01-01T00:00:00+08:00")
+    first = next(_counter)
+    session.execute(
+        insert(Employee),
+        [
+            {"employee_no": f"C{first}-{i:05d}", "name": f"工人{i}", "role": Role.WORKER,
+             "active": True, "created_at": created}
+            for i in range(count)
+        ],
+    )  # fmt: skip
+    ids = list(
+        session.scalars(
+            select(Employee.id)
+            .where(Employee.employee_no.like(f"C{first}-%"))
+            .order_by(Employee.id)
+        )
+    )
+    session.execute(
+        insert(Identity),
+        [
+            {"employee_id": eid, "platform": platform, "external_id": f"{prefix}{i:05d}"}
+            for i, eid in enumerate(ids)
+        ],
+    )
+    session.commit()
+    return ids

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bot.ports import MediaLoader, Recipient, SendResult
+from bot.ports import DeliveryError, Event, MediaLoader, Recipient, SendResult
 from cards import Card, Message
 
 
@@ -58,6 +59,24 @@ class ComposedAdapter:
         """How many platform messages `send` takes for this message (pacing counts these)."""
         return self.client.send_cost(recipient, message)
 
+    def batch_limit(self, message: Message) -> int:
+        """Users one batch call may address with `message`; 1 when the client has no batch send."""
+        limit = getattr(self.client, "batch_limit", None)
+        return limit(message) if limit is not None else 1
+
+    def send_batch(
+        self,
+        recipients: Sequence[Recipient],
+        message: Message,
+        *,
+        idempotency_key: str,
+        media: MediaLoader,
+    ) -> list[SendResult | DeliveryError]:
+        """One call to several users; one outcome per recipient. Raises DeliveryError."""
+        return self.client.send_batch(  # type: ignore[attr-defined]
+            recipients, message, idempotency_key=idempotency_key, media=media
+        )
+
     def update_card(
         self, external_ref: dict[str, Any], card: Card, *, media: MediaLoader
     ) -> dict[str, Any] | None:
@@ -67,3 +86,9 @@ class ComposedAdapter:
     def download_image(self, media_ref: str) -> bytes:
         """Fetch an inbound image's bytes (worker only). Raises DeliveryError."""
         return self.client.download_image(media_ref)
+
+    def redact_inbound(self, session: Any, event: Event) -> None:
+        """Blank the adapter's own copy of an inbound event, if its inbound side keeps one."""
+        redact = getattr(self.inbound, "redact_inbound", None)
+        if redact is not None:
+            redact(session, event)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MEDIA_TTL = timedelta(days=2)  # re-upload a card image after 2 days [assumed: ids are temporary]
+# robot/oToMessages/batchSend `userIds` per call: 20 [unconfirmed: DingTalk's reference page is
+# not in our sources; platforms.md §4 and third-party READMEs (e.g. the dingtalk-robot-mcp
+# server's "批量发送 一次发送给最多 20 个用户") say 20]. Interactive cards have no batch form:
+# each copy is its own card instance with its own outTrackId.
+BATCH_SEND_MAX = 20
 
 
 class DingtalkClient:
@@ -112,6 +118,48 @@ class DingtalkClient:
     def send_cost(self, recipient: Recipient, message: Message) -> int:
         """One platform message per send."""
         return 1  # the photo is part of the card
+
+    def batch_limit(self, message: Message) -> int:
+        """Texts and static cards go up to BATCH_SEND_MAX users per batchSend; interactive
+        cards one by one."""
+        if isinstance(message, Card) and not is_static(message):
+            return 1
+        return BATCH_SEND_MAX
+
+    def send_batch(
+        self,
+        recipients: Sequence[Recipient],
+        message: Message,
+        *,
+        idempotency_key: str,
+        media: MediaLoader,
+    ) -> list[SendResult | DeliveryError]:
+        """One batchSend to several users; flow-controlled users are retried later on their
+        own, invalid ones fail alone."""
+        user_ids = [r.user_id or "" for r in recipients]
+        if not 0 < len(user_ids) <= BATCH_SEND_MAX or not all(user_ids):
+            raise DeliveryError("dingtalk batch: 1 to 20 users with ids", retryable=False)
+        text = message if isinstance(message, Text) else Text(message.as_text())
+        msg_key, param = text_message(text)
+        body = {
+            "robotCode": self.robot_code, "userIds": user_ids, "msgKey": msg_key,
+            "msgParam": json.dumps(param, ensure_ascii=False),
+        }  # fmt: skip
+        data = self._v1("POST", "/v1.0/robot/oToMessages/batchSend", body)
+        limited = set(data.get("flowControlledStaffIdList") or [])
+        invalid = set(data.get("invalidStaffIdList") or [])
+        ref = {"processQueryKey": data.get("processQueryKey")}
+        outcomes: list[SendResult | DeliveryError] = []
+        for user_id in user_ids:
+            if user_id in limited:
+                outcomes.append(DeliveryError("dingtalk: batchSend flow-controlled"))
+            elif user_id in invalid:
+                outcomes.append(
+                    DeliveryError("dingtalk: batchSend invalid staff id", retryable=False)
+                )
+            else:
+                outcomes.append(SendResult(dict(ref)))
+        return outcomes
 
     def send(
         self, recipient: Recipient, message: Message, *, idempotency_key: str, media: MediaLoader

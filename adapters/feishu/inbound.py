@@ -27,7 +27,7 @@ from bot.db import session_scope
 from bot.ports import Event, EventKind
 from bot.services.inbound import accept_inbound
 from bot.services.people import find_sender
-from bot.signing import NOT_YOUR_BUTTON, ActionRefused
+from bot.signing import ANYONE, NOT_YOUR_BUTTON, ActionRefused
 
 if TYPE_CHECKING:
     from bot.state import BotState
@@ -241,6 +241,8 @@ class FeishuInbound:
             action = self.state.signer.verify(signed, self.state.clock.now())
         except ActionRefused:
             return None
+        if action.actor_id == ANYONE:
+            return None  # a shared card: the worker finds the presser's own ask
         with session_scope(self.state.session_factory) as session:
             presser = find_sender(session, self.platform, open_id)
             presser_id = presser.id if presser is not None else None

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adapters.local.client import incoming_dir
 from adapters.local.render import render_html
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 HISTORY = 60
 EMPTY_MESSAGE = "请输入文字或选择照片。"
+ANONYMOUS_LINE = "🔒 已匿名提交"  # the sender's own line once an anonymous answer was taken
 
 
 class LocalChat:
@@ -118,9 +119,24 @@ class LocalChat:
             return f"/local/files/{ref}"
         return None
 
+    def redact_inbound(self, session: Any, event: Event) -> None:
+        """The page's own line for an anonymous answer says only that it was sent."""
+        employee = session.scalar(select(Employee).where(Employee.employee_no == event.sender_id))
+        if employee is None:
+            return
+        session.execute(
+            update(LocalMessage)
+            .where(
+                LocalMessage.employee_id == employee.id,
+                LocalMessage.direction == "in",
+                LocalMessage.created_at == event.received_at,
+            )
+            .values(body=Text(ANONYMOUS_LINE).to_dict())
+        )
+
     def _accept(self, employee: Employee, event: Event, shown: Message) -> Any:
         """Show the user's own line, record the Event once, wake the worker."""
-        now = self.state.clock.now()
+        now = event.received_at
         with session_scope(self.state.session_factory) as session:
             if record_inbound(session, event) is None:
                 return jsonify(status="duplicate"), 200

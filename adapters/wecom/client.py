@@ -5,6 +5,7 @@ image downloads through `media/get` (platforms.md §3)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MEDIA_TTL = timedelta(days=2)  # a temporary media_id lives 3 days
+# message/send `touser`: "成员ID列表（消息接收者，多个接收者用‘|’分隔，最多支持1000个）"
+# (developer.work.weixin.qq.com/document/path/90236, 发送应用消息). Each member still counts
+# one message against their own 30/min and 1000/h, which delivery paces per member.
+TOUSER_MAX = 1000
 # How long "this outbox row's photo went out" is kept: longer than any row keeps retrying.
 PHOTO_SENT_TTL = timedelta(days=3)
 
@@ -69,6 +74,50 @@ class WecomClient:
         count against WeCom's 30/min and 1000/h per member, above which it drops messages."""
         photo = isinstance(message, Card) and message.image and not recipient.chat_id
         return 2 if photo else 1
+
+    def batch_limit(self, message: Message) -> int:
+        """Up to TOUSER_MAX members per message/send; a card with a photo goes one by one
+        (its photo is a message of its own, sent first)."""
+        return 1 if isinstance(message, Card) and message.image else TOUSER_MAX
+
+    def send_batch(
+        self,
+        recipients: Sequence[Recipient],
+        message: Message,
+        *,
+        idempotency_key: str,
+        media: MediaLoader,
+    ) -> list[SendResult | DeliveryError]:
+        """One message/send to many members (`touser` joined with '|').
+
+        WeCom answers with the members it could not reach in `invaliduser` (lower-cased) and
+        delivers to the rest. A batch-sent card's response_code works once, for a single
+        update of the whole batch, so it is not kept: each member's copy is updated with the
+        code of their own click.
+        """
+        user_ids = [r.user_id or "" for r in recipients]
+        if not 0 < len(user_ids) <= TOUSER_MAX or not all(user_ids):
+            raise DeliveryError("wecom batch: 1 to 1000 members with userids", retryable=False)
+        task_id = task_id_for(idempotency_key)
+        body = {
+            "touser": "|".join(user_ids), "toparty": "", "totag": "",
+            "agentid": self.agent_id, **render_message(message, task_id=task_id),
+        }  # fmt: skip
+        result = self.api.post("send", "message/send", body)
+        invalid = {u.lower() for u in str(result.get("invaliduser") or "").split("|") if u}
+        interactive = is_interactive(message)
+        outcomes: list[SendResult | DeliveryError] = []
+        for user_id in user_ids:
+            if user_id.lower() in invalid:
+                outcomes.append(
+                    DeliveryError(f"wecom send: invalid user {user_id}", retryable=False)
+                )
+                continue
+            ref: dict[str, Any] = {"msgid": result.get("msgid")}
+            if interactive:
+                ref.update(task_id=task_id, user_id=user_id, response_code=None, batch=True)
+            outcomes.append(SendResult(ref))
+        return outcomes
 
     def send(
         self, recipient: Recipient, message: Message, *, idempotency_key: str, media: MediaLoader
@@ -161,9 +210,15 @@ class WecomClient:
         task_id, user_id = external_ref.get("task_id"), external_ref.get("user_id")
         if not task_id or not user_id:
             return None  # sent as text/markdown: nothing to update in place
-        taken = take_click_code(self.state.session_factory, task_id, self.state.clock.now())
+        now = self.state.clock.now()
+        taken = take_click_code(self.state.session_factory, task_id, now, user_id)
         from_click = taken[0] if taken else None
         code = from_click or external_ref.get("response_code")
+        if not code and external_ref.get("batch"):
+            # A batch-sent copy the member never clicked: WeCom offers no code to update
+            # just theirs (the send's one works once, for the whole batch).
+            log.info("wecom update: batch copy %s for %s has no click code", task_id, user_id)
+            return None
         if not code:
             raise DeliveryError(
                 f"wecom update: no unused response_code for {task_id}", retryable=False
@@ -179,7 +234,7 @@ class WecomClient:
         except DeliveryError:
             if taken:
                 # Not consumed: keep the click's code for the retry (a newer one wins).
-                give_back_click_code(self.state.session_factory, task_id, *taken)
+                give_back_click_code(self.state.session_factory, task_id, *taken, user_id)
             raise
         new_ref = dict(external_ref)
         if not from_click:

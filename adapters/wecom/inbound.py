@@ -146,7 +146,7 @@ class WecomInbound:
             if record_inbound(session, event) is None:
                 return False
             task_id = (event.card_ref or {})["task_id"]
-            keep_click_code(session, task_id, code, self.state.clock.now())
+            keep_click_code(session, task_id, code, self.state.clock.now(), event.sender_id)
         return True
 
     def _event(self, data: dict[str, str]) -> Event | None:

@@ -32,9 +32,11 @@ from bot.asks.inputs import (
     wants_photo,
 )
 from bot.asks.kinds import Answer, AskKind, Choice, Needs, choice_of, choices_of, register
+from bot.asks.shared import SHARED_ACTION, open_shared, own_ask, press_shared
 
 __all__ = [
     "NOTIFY",
+    "SHARED_ACTION",
     "Answer",
     "AskKind",
     "Choice",
@@ -54,8 +56,11 @@ __all__ = [
     "may_answer",
     "open_ask",
     "open_asks_of",
+    "open_shared",
+    "own_ask",
     "press",
     "press_reason",
+    "press_shared",
     "primary_key",
     "register",
     "send_copy",

@@ -24,6 +24,7 @@ from bot.models import Ask, AskLog, AskState, AuditLog, Employee, EscalationPoli
 from bot.notices import asks as texts
 from bot.outbox import close_card, copy_key, current_card, enqueue, publish_card
 from bot.services.conversation import forget, recall
+from bot.services.inbound import redact_inbound
 from bot.signing import Signer
 from bot.timeutil import local_hm
 from cards import Button, Card, Message, Text, message_from_dict
@@ -344,7 +345,9 @@ def answer(
     else:
         ask.state, ask.answered_at = AskState.ANSWERED, now
         if ask.anonymous:
-            # Which answer a person gave is not kept anywhere: the kind stored it unlinked.
+            # Which answer a person gave is not kept anywhere: the kind stored it unlinked,
+            # and the inbound record of the message or press that gave it is blanked.
+            redact_inbound(session)
             log(session, ask, "answered", "done", now)
             status = f"{choice.done_word} · {hm}"
         else:

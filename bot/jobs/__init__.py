@@ -25,6 +25,7 @@ from bot.jobs.base import (
     minute_period,
     ranked_month_period,
     ranked_week_period,
+    week_period,
 )
 from bot.models import JobRun
 from bot.services.workcal import WorkCalendar, load_calendar
@@ -32,7 +33,7 @@ from bot.signing import Signer
 
 
 def _registry() -> dict[str, JobSpec]:
-    from bot.jobs import approvals, daily, leaderboard, star, tick
+    from bot.jobs import approvals, daily, leaderboard, reviews, star, tick
 
     specs = [
         JobSpec(
@@ -71,6 +72,23 @@ def _registry() -> dict[str, JobSpec]:
             approvals.run_approval_reminders,
             minute_period,
             lambda tz, j: CronTrigger(minute="*/10", second=30, timezone=tz),
+        ),
+        JobSpec(
+            "weekly_checkin",
+            reviews.run_weekly_checkin,
+            week_period,
+            lambda tz, j: CronTrigger(
+                day_of_week="fri", hour=15, minute=30, timezone=tz, jitter=j or None
+            ),
+            gate=lambda cal, now: cal.is_workday(now.astimezone(cal.tz).date()),
+        ),
+        JobSpec(
+            "likes_reminder",
+            reviews.run_likes_reminder,
+            week_period,
+            lambda tz, j: CronTrigger(
+                day_of_week="fri", hour=14, minute=0, timezone=tz, jitter=j or None
+            ),
         ),
     ]
     return {s.name: s for s in specs}

@@ -66,6 +66,12 @@ def day_period(now: datetime, tz: ZoneInfo) -> str:
     return now.astimezone(tz).date().isoformat()
 
 
+def week_period(now: datetime, tz: ZoneInfo) -> str:
+    """ISO week of `now`: `2026-W48` for a run on Fri 2026-11-27."""
+    year, week, _ = now.astimezone(tz).date().isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def ranked_week_period(now: datetime, tz: ZoneInfo) -> str:
     """ISO week of the week before `now`'s week: `2026-W47` for a run on Mon 2026-11-23."""
     local = now.astimezone(tz).date()

@@ -9,17 +9,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Department, Employee
-from bot.outbox import enqueue_many, enqueue_to_chats
+from bot.outbox import enqueue_many, enqueue_to_chats, new_batch_key
 from cards import Card, Message
 
 
 def queue_to(
     session: Session, message: Message, recipients: Iterable[Employee], now: datetime
 ) -> int:
-    """outbox.enqueue for many employees at once (unkeyed messages only; no flush per row)."""
+    """outbox.enqueue for many employees at once (unkeyed messages only; no flush per row),
+    as one batch: delivery may use the platform's batch send for it."""
     assert not (isinstance(message, Card) and message.key), "keyed cards go through enqueue"
     payload = message.to_dict()
-    return enqueue_many(session, [(person.id, payload) for person in recipients], now)
+    rows = [(person.id, payload) for person in recipients]
+    return enqueue_many(session, rows, now, batch_key=new_batch_key() if len(rows) > 1 else None)
 
 
 def department_chats(department: Department, platforms: frozenset[str]) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from bot.models.messaging import (
     Outbox,
 )
 from bot.models.org import Department, DepartmentChat, Employee, Identity, Role
+from bot.models.reviews import Broadcast, Checkin, Like, Survey, SurveyAnswer, SurveyRater
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
 __all__ = [
@@ -25,11 +26,13 @@ __all__ = [
     "AskLog",
     "AskState",
     "AuditLog",
+    "Broadcast",
     "Base",
     "CalendarDay",
     "Campaign",
     "CardCopy",
     "CardState",
+    "Checkin",
     "Claim",
     "ClaimState",
     "ConversationState",
@@ -42,6 +45,7 @@ __all__ = [
     "InboundEvent",
     "JobRun",
     "KeyValue",
+    "Like",
     "LedgerEntry",
     "LedgerHead",
     "LocalMessage",
@@ -55,6 +59,9 @@ __all__ = [
     "SchedulerLease",
     "Setting",
     "StarAward",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyRater",
     "Task",
     "TaskState",
     "UTCDateTime",

@@ -45,6 +45,7 @@ class Outbox(Base):
     __table_args__ = (
         Index("ix_outbox_state_next", "state", "next_attempt_at"),
         Index("ix_outbox_pace", "pace_key", "sent_at"),
+        Index("ix_outbox_batch", "batch_key", "state"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # send | update
@@ -62,6 +63,9 @@ class Outbox(Base):
     pace_key: Mapped[str | None] = mapped_column(String(200))
     # Platform messages the send took (a WeCom card with a photo is two); pacing counts these.
     cost: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Rows written together with identical content (a broadcast): delivery sends them with the
+    # platform's batch send where it has one (bot/runtime/batching.py).
+    batch_key: Mapped[str | None] = mapped_column(String(40))
 
 
 class CardState(Base):

@@ -21,6 +21,7 @@ from bot import outbox
 from bot.db import session_scope
 from bot.models import CardState, Evidence, Outbox
 from bot.ports import DeliveryError, MediaPayload, Recipient
+from bot.runtime.batching import MATES, Chunk, group
 from bot.runtime.pacing import Limit, pace_key, wait_until, window_counts
 from bot.services.evidence import photo_path
 from bot.services.images import media_path
@@ -64,6 +65,7 @@ class Plan:
     version: int | None = None
     key: str = ""
     cost: int = 1  # platform messages the send takes (adapter.send_cost)
+    batch_key: str | None = None  # rows with identical content (bot/runtime/batching.py)
     # outcome
     result: dict[str, Any] | None = None
     error: DeliveryError | None = None
@@ -93,12 +95,14 @@ class Delivery:
         rows = self._lease(limit)
         if not rows:
             return 0
+        rows += self._lease_mates(rows)
         sends = [r for r in rows if r.kind == "send"]
         delivered = 0
         if sends:
             plans = self._plan(sends)
             ready = [p for p in plans if p.error is None and p.defer_until is None]
-            self._send_all(ready, start_by)
+            chunks, singles = group(ready, self.state.adapters)
+            self._send_all(singles, start_by, chunks)
             self._record(plans)
             delivered += sum(1 for p in plans if p.sent_at is not None)
         # Updates after this batch's sends, so fresh copies are known before they are updated.
@@ -148,13 +152,27 @@ class Delivery:
         with session_scope(self.state.session_factory) as session:
             return outbox.lease(session, limit, now, now + LEASE)
 
+    def _lease_mates(self, rows: list[Outbox]) -> list[Outbox]:
+        """The rest of the batches the leased rows belong to, up to MATES rows."""
+        keys = {r.batch_key for r in rows if r.batch_key and r.kind == "send"}
+        if not keys:
+            return []
+        now = self.state.clock.now()
+        with session_scope(self.state.session_factory) as session:
+            return outbox.lease_mates(session, keys, MATES, now, now + LEASE)
+
     # -- plan ----------------------------------------------------------------------------------
 
     def _plan(self, rows: list[Outbox]) -> list[Plan]:
         """Resolve each row's platform and recipient, apply pacing, render the message."""
         now = self.state.clock.now()
         plans = [
-            Plan(row.id, idempotency_key(row.id, row.created_at), card_key=row.card_key)
+            Plan(
+                row.id,
+                idempotency_key(row.id, row.created_at),
+                card_key=row.card_key,
+                batch_key=row.batch_key,
+            )
             for row in rows
         ]
         with session_scope(self.state.session_factory) as session:
@@ -241,19 +259,23 @@ class Delivery:
 
     # -- send ----------------------------------------------------------------------------------
 
-    def _send_all(self, plans: list[Plan], start_by: datetime) -> None:
+    def _send_all(
+        self, plans: list[Plan], start_by: datetime, chunks: list[Chunk] | None = None
+    ) -> None:
         groups: dict[str, list[Plan]] = defaultdict(list)
         for plan in plans:
             groups[plan.key].append(plan)
-        if len(groups) <= 1:
-            for group in groups.values():
-                self._send_group(group, start_by)
+        chunks = chunks or []
+        if len(groups) + len(chunks) <= 1:
+            for one in groups.values():
+                self._send_group(one, start_by)
+            for chunk in chunks:
+                self._send_chunk(chunk, start_by)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="outbox")
-        futures = [
-            self._pool.submit(self._send_group, group, start_by) for group in groups.values()
-        ]
+        futures = [self._pool.submit(self._send_group, one, start_by) for one in groups.values()]
+        futures += [self._pool.submit(self._send_chunk, chunk, start_by) for chunk in chunks]
         wait(futures)  # every group finishes before the batch is recorded, even if one raised
         for future in futures:
             future.result()
@@ -288,18 +310,64 @@ class Delivery:
                 later.defer_until = self.state.clock.now() + timedelta(seconds=1)
             return
 
+    def _send_chunk(self, chunk: Chunk, start_by: datetime) -> None:
+        """One batch call for a chunk; each plan records its own recipient's outcome."""
+        plans: list[Plan] = chunk.plans
+        now = self.state.clock.now()
+        if now >= start_by:
+            for plan in plans:
+                plan.defer_until = now
+            return
+        first = plans[0]
+        assert first.message is not None
+        recipients = [p.recipient for p in plans if p.recipient is not None]
+        try:
+            results = self.state.adapters[chunk.platform].send_batch(
+                recipients,
+                first.message,
+                idempotency_key=first.idempotency_key,
+                media=self.media_loader,
+            )
+        except DeliveryError as exc:
+            for plan in plans:
+                plan.error = exc
+            return
+        except Exception as exc:
+            log.exception("outbox %s: unexpected error in a batch of %s", first.row_id, len(plans))
+            for plan in plans:
+                plan.error = DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)
+            return
+        sent_at = self.state.clock.now()
+        for plan, result in zip(plans, results, strict=True):
+            if isinstance(result, DeliveryError):
+                plan.error = result
+            else:
+                plan.result, plan.sent_at = result.external_ref, sent_at
+
     # -- record --------------------------------------------------------------------------------
 
     def _record(self, plans: list[Plan]) -> None:
         now = self.state.clock.now()
-        # Plain sends, the bulk of a batch, are one executemany UPDATE by primary key; the rest
-        # (cards, deferrals, failures) are loaded together and changed as objects.
-        plain, others = [], []
+        # Sends, the bulk of a batch, are executemany UPDATEs by primary key (card copies a bulk
+        # insert besides); the rest (deferrals, failures) are loaded together and changed as
+        # objects.
+        plain, cards, others = [], [], []
         for p in plans:
-            simple = p.sent_at is not None and not (p.card_key and _is_card(p.message))
-            (plain if simple else others).append(p)
+            if p.sent_at is None:
+                others.append(p)
+            elif p.card_key and _is_card(p.message):
+                assert p.recipient is not None
+                cards.append(
+                    outbox.CardSent(
+                        _sent(p), p.card_key, p.recipient.employee_id, p.result or {},
+                        p.version or 1,
+                    )
+                )  # fmt: skip
+            else:
+                plain.append(_sent(p))
         with session_scope(self.state.session_factory) as session:
-            outbox.mark_sent(session, [_sent(p) for p in plain])
+            outbox.mark_sent(session, plain)
+            outbox.mark_cards_sent(session, cards)
             ids = [p.row_id for p in others]
             rows = (
                 {r.id: r for r in session.scalars(select(Outbox).where(Outbox.id.in_(ids)))}
@@ -308,17 +376,7 @@ class Delivery:
             )
             for plan in others:
                 row = rows[plan.row_id]
-                if plan.sent_at is not None:
-                    assert plan.recipient is not None
-                    outbox.mark_card_sent(
-                        session,
-                        row,
-                        _sent(plan),
-                        recipient_id=plan.recipient.employee_id,
-                        external_ref=plan.result or {},
-                        version=plan.version or 1,
-                    )
-                elif plan.defer_until is not None:
+                if plan.defer_until is not None:
                     outbox.hand_back(row, plan.defer_until)
                 elif plan.error is not None:
                     _record_failure(row, plan.error, now)

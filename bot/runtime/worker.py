@@ -23,6 +23,7 @@ from bot.notices.system import (
 from bot.outbox import enqueue
 from bot.ports import DeliveryError, Event, EventKind
 from bot.runtime.delivery import BATCH, Delivery
+from bot.services.inbound import redacted, take_redact
 from bot.services.kv import cache_get, cache_put
 from bot.services.people import find_sender
 from cards import Text
@@ -137,15 +138,16 @@ class Worker:
                 )
             with session_scope(self.state.session_factory) as session:
                 self._handle(session, event, media)
+                values: dict[str, object] = {
+                    "state": "done", "processed_at": self.state.clock.now(), "error": None,
+                    "next_attempt_at": None,
+                }  # fmt: skip
+                if take_redact(session):
+                    # An anonymous answer: neither the record nor the chat keeps what was said.
+                    values["payload"] = redacted(event.to_dict())
+                    self.state.adapters[event.platform].redact_inbound(session, event)
                 done = session.execute(
-                    update(InboundEvent)
-                    .where(self._still_mine(event_id, attempt))
-                    .values(
-                        state="done",
-                        processed_at=self.state.clock.now(),
-                        error=None,
-                        next_attempt_at=None,
-                    )
+                    update(InboundEvent).where(self._still_mine(event_id, attempt)).values(**values)
                 ).rowcount
                 if not done:
                     raise _LeaseLost

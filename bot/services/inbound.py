@@ -33,6 +33,29 @@ def _statement(dialect: str) -> Any:
     )
 
 
+# session.info flag: the event being handled must keep no readable copy of what was said.
+REDACT = "redact_inbound"
+REDACTED_TEXT = "[redacted]"
+
+
+def redact_inbound(session: Session) -> None:
+    """Ask the worker to blank the event it is handling (its text, button value and typed
+    input) when it records it done: an anonymous answer leaves no copy tied to its sender."""
+    session.info[REDACT] = True
+
+
+def take_redact(session: Session) -> bool:
+    """Whether the event handled in `session` must be blanked (and clear the request)."""
+    return bool(session.info.pop(REDACT, False))
+
+
+def redacted(payload: dict[str, Any]) -> dict[str, Any]:
+    """An inbound payload without what the person said or pressed."""
+    out = dict(payload)
+    out.update(text=REDACTED_TEXT if out.get("text") else "", action_value=None, action_input=None)
+    return out
+
+
 def record_inbound(session: Session, event: Event) -> int | None:
     """Persist an Event under its dedupe key; return its row id, or None when the key was seen
     before (a platform retry or a concurrent duplicate).

@@ -67,6 +67,22 @@ class WorkCalendar:
             return self.quiet_start <= t < self.quiet_end
         return t >= self.quiet_start or t < self.quiet_end
 
+    def is_working_time(self, when: datetime) -> bool:
+        """True on a workday outside quiet hours."""
+        return self.is_workday(when.astimezone(self.tz).date()) and not self.in_quiet_hours(when)
+
+    def add_working_minutes(self, when: datetime, minutes: int) -> datetime:
+        """The instant `minutes` of working time (workdays, outside quiet hours) after `when`,
+        to the minute; gives up after 60 days without working time."""
+        step, left, at = timedelta(minutes=1), minutes, when
+        for _ in range(60 * 24 * 60):
+            if left <= 0:
+                return at
+            if self.is_working_time(at):
+                left -= 1
+            at += step
+        return at
+
     def push_time(self, when: datetime) -> datetime:
         """`when` if a non-urgent push may go out then, else the next workday's end of quiet
         hours (07:30 by default; 08:00 when quiet hours are off)."""

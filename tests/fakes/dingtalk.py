@@ -22,6 +22,7 @@ TOKEN = "dingtoken"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
 
 BATCH_SEND = "/v1.0/robot/oToMessages/batchSend"
+BATCH_SEND_MAX = 20  # what the adapter assumes per call; the fake refuses more
 GROUP_SEND = "/v1.0/robot/groupMessages/send"
 CARD_SEND = "/v1.0/im/v1.0/robot/interactiveCards/send"
 CARD_UPDATE = "/v1.0/im/robots/interactiveCards"
@@ -151,6 +152,8 @@ class FakeDingtalk:
             if token not in self.valid_tokens:
                 return Reply(401, {"code": "InvalidAuthentication", "message": "token expired"})
             body = rec.json()
+            if path == BATCH_SEND and not 0 < len(body.get("userIds") or []) <= BATCH_SEND_MAX:
+                return Reply(400, {"code": "invalidParameter", "message": "fake: userIds"})
             card_id = body.get("cardBizId") or body.get("outTrackId")
             if path in (CARD_SEND, TEMPLATE_CREATE):
                 # "同一个outTrackId重复创建，卡片数据不覆盖更新": a second create changes nothing.

@@ -23,6 +23,8 @@ from tests.fakes.server import FakeServer, Recorded, Reply
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 IMAGES_PATH = "/open-apis/im/v1/images"
+BATCH_PATH = "/open-apis/message/v4/batch_send/"
+BATCH_MAX = 200  # what the adapter assumes per call; the fake refuses more
 INVALID_TOKEN = {"code": 99991663, "msg": "Invalid access token for authorization."}
 
 
@@ -69,6 +71,8 @@ class FakeFeishu:
         self._lock = threading.Lock()
         self._route("POST", TOKEN_PATH, self._token)
         self._route("POST", MESSAGES_PATH, self._send)
+        self._route("POST", BATCH_PATH, self._batch_send)
+        self.invalid_open_ids: set[str] = set()
         self._route("POST", IMAGES_PATH, self._upload)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -176,6 +180,26 @@ class FakeFeishu:
             self.messages.append(message)
         self._route("PATCH", f"{MESSAGES_PATH}/{message.message_id}", self._patcher(message))
         return Reply(200, {"code": 0, "msg": "success", "data": _data(message)})
+
+    def _batch_send(self, rec: Recorded) -> Reply:
+        """批量发送消息: one message per open_id (not patchable), the refused ids answered."""
+        if not self._authorized(rec):
+            return Reply(400, INVALID_TOKEN)
+        body = rec.json()
+        open_ids = body.get("open_ids") or []
+        if not 0 < len(open_ids) <= BATCH_MAX or not isinstance(body.get("content"), dict):
+            return Reply(400, {"code": 10003, "msg": "Invalid parameter."})
+        with self._lock:
+            batch_id = f"bm-{next(self._ids)}"
+            invalid = [i for i in open_ids if i in self.invalid_open_ids]
+            for open_id in open_ids:
+                if open_id not in invalid:
+                    self.messages.append(
+                        SentMessage(batch_id, "open_id", open_id, body["msg_type"],
+                                    body["content"], None)
+                    )  # fmt: skip
+        data = {"message_id": batch_id, "invalid_open_ids": invalid}
+        return Reply(200, {"code": 0, "msg": "success", "data": data})
 
     def _patcher(self, message: SentMessage) -> Any:
         def patch(rec: Recorded) -> Reply:

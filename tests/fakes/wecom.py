@@ -29,6 +29,7 @@ SECRET = "fake-secret-0123456789abcdef"
 TOKEN = "fakecallbacktoken"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
 BASE = "/cgi-bin/"
+TOUSER_MAX = 1000  # message/send: "多个接收者用‘|’分隔，最多支持1000个" (path/90236)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class FakeWecom:
         self._hooks: dict[str, list[Callable[[Recorded], None]]] = {}
         self.uploads: dict[str, bytes] = {}
         self._seen_sends: set[str] = set()  # bodies sent with enable_duplicate_check
+        self.invalid_users: set[str] = set()  # members outside the app's visible range
         for method, name, fn in (
             ("GET", "gettoken", self._gettoken),
             ("POST", "message/send", self._send),
@@ -104,7 +106,7 @@ class FakeWecom:
         for rec in self.calls("message/send"):
             if getattr(rec, "accepted", False) and not getattr(rec, "duplicate", False):
                 body = rec.json()
-                if (touser is None or body["touser"] == touser) and (
+                if (touser is None or touser in body["touser"].split("|")) and (
                     msgtype is None or body["msgtype"] == msgtype
                 ):
                     out.append(body)
@@ -165,6 +167,14 @@ class FakeWecom:
     def _send(self, rec: Recorded) -> Reply:
         body = rec.json()
         n = next(self._seq)
+        members = [u for u in str(body.get("touser") or "").split("|") if u]
+        if len(members) > TOUSER_MAX:
+            # The documented maximum is 1000 members per call; what WeCom answers beyond it is
+            # not documented, so the fake refuses loudly and the test sees it.
+            return Reply(400, {"errcode": -1, "errmsg": "fake: more than 1000 members"})
+        invalid = [u for u in members if u in self.invalid_users]
+        if members and len(invalid) == len(members):
+            return Reply(200, {"errcode": 81013, "errmsg": "user & party & tag all invalid"})
         if body.get("enable_duplicate_check") == 1:
             # "同样内容(请求json)的消息,不会重复收到" within duplicate_check_interval (every test
             # is shorter than it). What WeCom answers is not documented: ok, no response_code.
@@ -176,6 +186,8 @@ class FakeWecom:
                 rec.duplicate = True  # type: ignore[attr-defined]
                 return Reply(200, {"errcode": 0, "errmsg": "ok", "msgid": f"msg-{n}"})
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "msgid": f"msg-{n}"}
+        if invalid:
+            answer["invaliduser"] = "|".join(u.lower() for u in invalid)
         if body.get("msgtype") == "template_card":
             answer["response_code"] = f"rc-send-{n}"
         return Reply(200, answer)
