@@ -93,6 +93,8 @@ def test_previous_release_chain_is_keyed_on_upgrade_and_verifies(old_url):
         head = session.get(LedgerHead, 1)
         assert (keying.entries, keying.key_id, keying.note) == (7, LedgerKey(KEY).key_id, None)
         assert keying.head_hash == head.hash and head.key_id == keying.key_id
+        (checkpoint,) = report.checkpoints  # the keyed head, signed by the upgrade
+        assert (checkpoint.seq, checkpoint.hash) == (7, head.hash)
         employee = session.execute(text("SELECT id FROM employees LIMIT 1")).scalar_one()
         from bot.models import Employee
 
@@ -182,3 +184,20 @@ def test_downgrade_puts_back_the_unkeyed_chain(old_url):
         conn.execute(text("INSERT INTO ledger_head (id, seq, hash) VALUES (2, 0, 'x')"))
     engine.dispose()
     assert after == before and tuple(head) == (4, before[-1].hash)
+
+
+def test_entries_cut_off_right_after_the_upgrade_are_caught_by_its_checkpoint(old_url):
+    _previous_release_ledger(old_url, entries=5)
+    upgrade(old_url, ledger_key=KEY)
+    engine, session = _session(old_url)
+    try:
+        session.execute(text("DELETE FROM ledger_entries WHERE seq = 5"))
+        session.execute(text(
+            "UPDATE ledger_head SET seq = 4, hash = (SELECT hash FROM ledger_entries WHERE seq = 4)"
+        ))  # fmt: skip
+        session.commit()
+        problems = verify_ledger(session).problems
+        assert len(problems) == 1 and "saw entry seq 5, but the chain ends at seq 4" in problems[0]
+    finally:
+        session.close()
+        engine.dispose()

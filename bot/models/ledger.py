@@ -68,7 +68,7 @@ class LedgerCheckpoint(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     line: Mapped[str] = mapped_column(String(300))
-    source: Mapped[str] = mapped_column(String(20))  # job | cli
+    source: Mapped[str] = mapped_column(String(20))  # job | cli | upgrade (migration 0009)
     path: Mapped[str | None] = mapped_column(String(500))
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]

@@ -4,7 +4,8 @@ The chain the previous release wrote is plain SHA-256, which anyone who can writ
 can recompute. This revision checks that chain as that release's `ledger verify` did (links,
 sequence, content, head) and re-hashes it, in seq order, under BOT_LEDGER_KEY (HMAC, see
 bot/services/chain.py); no entry's content changes. A row in `ledger_keyings` records what was
-done. If the unkeyed chain is broken, nothing changes and the upgrade stops with one line saying
+done, and a signed checkpoint of the keyed head (source `upgrade`) is its first checkpoint. If
+the unkeyed chain is broken, nothing changes and the upgrade stops with one line saying
 where, unless the operator runs `python -m bot db upgrade --rekey-broken-ledger`, which keys it
 as it stands and records the problems. An empty ledger needs no key.
 
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 from bot.errors import UpgradeRefused
-from bot.services.chain import GENESIS_HASH, LedgerKey, legacy_entry_hash
+from bot.services.chain import GENESIS_HASH, LedgerKey, legacy_entry_hash, sign_checkpoint
 
 revision = "0009"
 down_revision = "0007"
@@ -144,13 +145,21 @@ def upgrade() -> None:
         sa.update(HEAD).where(HEAD.c.id == 1).values(seq=last_seq, hash=keyed_prev,
                                                      key_id=key.key_id)
     )  # fmt: skip
+    now = datetime.now(UTC)
+    checkpoint = sign_checkpoint(key, last_seq, keyed_prev, now)
+    conn.execute(
+        sa.table("ledger_checkpoints", *(sa.column(c) for c in (
+            "seq", "hash", "line", "source", "path", "recipients", "created_at"))).insert(),
+        {"seq": last_seq, "hash": keyed_prev, "line": checkpoint.line, "source": "upgrade",
+         "path": None, "recipients": 0, "created_at": now.replace(tzinfo=None)},
+    )  # fmt: skip
     note = "; ".join(problems)
     conn.execute(
         sa.table("ledger_keyings", *(sa.column(c) for c in (
             "entries", "legacy_head_hash", "head_hash", "key_id", "note", "keyed_at"))).insert(),
         {"entries": count, "legacy_head_hash": head.hash, "head_hash": keyed_prev,
          "key_id": key.key_id, "note": (note[:1997] + "...") if len(note) > 2000 else note or None,
-         "keyed_at": datetime.now(UTC).replace(tzinfo=None)},
+         "keyed_at": now.replace(tzinfo=None)},
     )  # fmt: skip
 
 
