@@ -150,8 +150,12 @@ def test_proof_of_chosen_entries_checks_against_its_checkpoint(session, people, 
 
 @pytest.mark.parametrize(
     "content, reason",
-    [("{}", "not a ledger proof"), ('{"format": "points-ledger-proof"', "not JSON")],
-    ids=["wrong-format", "truncated"],
+    [
+        ("{}", "not a ledger proof"),
+        ('{"format": "points-ledger-proof"', "not JSON"),
+        ("{" + '"a":' * 100_000 + "1" + "}" * 100_000, "not JSON"),
+    ],
+    ids=["wrong-format", "truncated", "deeply-nested"],
 )
 def test_unusable_proof_file_is_one_clear_line(people, verify_file, content, reason):
     code, output = verify_file(content)

@@ -130,7 +130,7 @@ def read_checkpoint_files(paths: Iterable[Path]) -> tuple[list[Checkpoint], list
     problems: list[str] = []
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{path}: cannot read ({type(exc).__name__})")
             continue

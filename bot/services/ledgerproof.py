@@ -103,7 +103,7 @@ class ChainProof:
         """
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValueError("not JSON") from None
         if not isinstance(doc, dict) or doc.get("format") != PROOF_FORMAT:
             raise ValueError("not a ledger proof")
@@ -131,7 +131,8 @@ class ChainProof:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    # Within BIGINT, so that no value from a file can make a database query fail.
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def _entry_shape_problem(e: dict[str, Any]) -> str | None:
@@ -271,7 +272,8 @@ def proof_scope_problems(session: Session, proof: ChainProof) -> list[str]:
     scope = proof.scope
     try:
         since = datetime.strptime(scope["from"], _STAMP).replace(tzinfo=UTC)
-        until = datetime.strptime(scope["to"], _STAMP).replace(tzinfo=UTC) if scope["to"] else None
+        to = scope.get("to")
+        until = datetime.strptime(to, _STAMP).replace(tzinfo=UTC) if to else None
     except ValueError:
         return [f"{proof.label}: its scope has a malformed time"]
     query = select(LedgerEntry.seq).where(
@@ -296,7 +298,7 @@ def read_verification_file(path: Path) -> tuple[list[Checkpoint], list[ChainProo
     """The checkpoints or the proof a file holds (a checkpoint file, a pasted chat message or
     a proof), and one problem when it holds neither or cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
     except (OSError, UnicodeDecodeError) as exc:
         return [], [], [f"{path}: cannot read ({type(exc).__name__})"]
     if text.lstrip().startswith("{"):
