@@ -1,4 +1,5 @@
-"""Ledger benchmark (issue 3): balance and department weekly TOP5 over a large ledger.
+"""Ledger benchmark (issue 3): balance and department weekly TOP5 over a large ledger, and
+appends (issue 15): keyed `append_entry` against the previous release's unkeyed append.
 
 Loads N ledger entries (default 1,000,000; 10,000 employees in 50 departments, ~26 weeks) into a
 dedicated database whose schema comes from the project's migrations, then times the project's
@@ -6,6 +7,7 @@ queries (`bot.services.ledger.balance` / `department_ranking`) against a hand-wr
 GROUP BY in the same run, on SQLite and PostgreSQL.
 
 Goal (issue 3): project/raw ratio <= 1.2 and project median < 200 ms on PostgreSQL.
+Goal (issue 15): keyed appends no slower than unkeyed ones (bench/_appends.py).
 Benchmarks print; they never assert.
 
     python -m bench ledger                       # both backends, 1,000,000 entries
@@ -34,14 +36,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import DateTime, Engine, bindparam, event, make_url, text
 from sqlalchemy.orm import Session
 
+from bench._appends import BENCH_KEY, AppendResult, measure_appends, report_appends
 from bot.db import ROOT, current_and_head, make_engine, make_session_factory, upgrade
-from bot.services.ledger import (
-    GENESIS_HASH,
-    Standing,
-    balance,
-    department_ranking,
-    entry_hash,
-)
+from bot.services.chain import GENESIS_HASH, LedgerKey
+from bot.services.ledger import Standing, balance, department_ranking
 from bot.timeutil import week_start
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_ledger"
@@ -101,7 +99,7 @@ SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME storage forma
 
 
 class _Entry:
-    """Just the attributes `entry_hash` reads; one instance is reused for every row."""
+    """Just the attributes hashing reads; one instance is reused for every row."""
 
     __slots__ = LEDGER_COLUMNS
 
@@ -166,7 +164,8 @@ class Dataset:
         self.campaign = (1, "质量月加分", 2, c_start, c_start + timedelta(weeks=4), "质量", True)
 
     def ledger_rows(self) -> Iterator[tuple[Any, ...]]:
-        """Every ledger row in seq order, hash-chained with the project's own `entry_hash`."""
+        """Every ledger row in seq order, hash-chained with the project's keyed hash."""
+        key = LedgerKey(BENCH_KEY)
         rng = self.rng
         n = self.entries
         span = (self.now - self.start).total_seconds()
@@ -220,7 +219,7 @@ class Dataset:
                 recent.append((seq, emp, points, rule_id, category))
             e.employee_id, e.department_id, e.created_at = emp, dept, created
             e.prev_hash = prev
-            e.hash = prev = entry_hash(prev, e)  # type: ignore[arg-type]
+            e.hash = prev = key.entry_hash(prev, e)
             yield tuple(getattr(e, c) for c in LEDGER_COLUMNS)
         self.head = (n, prev)
 
@@ -261,7 +260,10 @@ def load_sqlite(path: Path, data: Dataset) -> None:
             _insert_sql("ledger_entries", LEDGER_COLUMNS),
             (row[:13] + (row[13].strftime(SQLITE_TS),) + row[14:] for row in data.ledger_rows()),
         )
-        conn.execute("UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", data.head)
+        conn.execute(
+            "UPDATE ledger_head SET seq = ?, hash = ?, key_id = ? WHERE id = 1",
+            (*data.head, LedgerKey(BENCH_KEY).key_id),
+        )
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -285,7 +287,10 @@ def load_postgresql(engine: Engine, data: Dataset) -> None:
                 with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
-            cur.execute("UPDATE ledger_head SET seq = %s, hash = %s WHERE id = 1", data.head)
+            cur.execute(
+                "UPDATE ledger_head SET seq = %s, hash = %s, key_id = %s WHERE id = 1",
+                (*data.head, LedgerKey(BENCH_KEY).key_id),
+            )
             for table in ("departments", "employees", "campaigns", "ledger_entries"):
                 cur.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -326,10 +331,12 @@ def _loaded(engine: Engine, entries: int) -> tuple[datetime | None, str]:
             if current is None:
                 return None, ""
             ScriptDirectory.from_config(alembic_config(url)).get_revision(current)  # or raise
-            upgrade(url)
+            t0 = time.perf_counter()
+            upgrade(url, ledger_key=BENCH_KEY)  # re-keys a chain an older checkout loaded
+            secs = time.perf_counter() - t0
             with engine.begin() as conn:
                 conn.execute(text("ANALYZE"))
-            note = f", schema upgraded {current} -> {head}"
+            note = f", schema upgraded {current} -> {head} in {secs:.1f} s"
         with engine.connect() as conn:
             last = conn.execute(
                 text("SELECT created_at FROM ledger_entries WHERE seq = :s").columns(
@@ -372,7 +379,7 @@ def prepare_sqlite(entries: int, reload: bool, path: Path | None) -> Prepared:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     t0 = time.perf_counter()
-    upgrade(url)
+    upgrade(url, ledger_key=BENCH_KEY)
     engine = make_engine(url, immediate=False)
     data = Dataset(entries, _anchor(), _rules(engine))
     engine.dispose()
@@ -431,7 +438,7 @@ def prepare_postgresql(entries: int, reload: bool, url: str) -> Prepared:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    upgrade(url)
+    upgrade(url, ledger_key=BENCH_KEY)
     data = Dataset(entries, _anchor(), _rules(engine))
     load_postgresql(engine, data)
     secs = time.perf_counter() - t0
@@ -707,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs (shared machine: expect noise)"
     )
     results: list[Result] = []
+    appends: list[AppendResult] = []
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
         if backend == "postgresql":
@@ -724,12 +732,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             got = measure(prep, args.repeat)
             results += got
+            appends.append(
+                measure_appends(prep.name, prep.engine, prep.now, args.repeat * 10, EMPLOYEES)
+            )
             if args.explain:
                 explain(prep, got)
         finally:
             prep.engine.dispose()
     if results:
         report(results, args.repeat)
+    if appends:
+        report_appends(appends)
     return 0
 
 

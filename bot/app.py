@@ -49,7 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     state = BotState(
         config=config,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=make_session_factory(engine, ledger_key=config.ledger_key),
         clock=test_config.get("CLOCK") or Clock(),
         signer=Signer(config.secret_key),
     )

@@ -23,6 +23,9 @@ class Config:
     database_url: str = "sqlite:///var/bot.db"
     media_dir: Path = Path("var/media")
     secret_key: str = ""
+    # Keys the ledger's hash chain and signs its checkpoints; never shown (repr) or logged.
+    ledger_key: str = field(default="", repr=False)
+    ledger_checkpoint_dir: Path = Path("var/ledger-checkpoints")
     timezone: str = "Asia/Shanghai"
     api_token: str | None = None
     public_url: str = "http://127.0.0.1:8000"
@@ -45,16 +48,48 @@ class Config:
         return self.platforms.get(name)
 
 
-def _read_secret_key(var_dir: Path) -> str:
-    """Read var/secret_key, creating it (0600) on first use."""
-    path = var_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
+def _read_secret_key(var_dir: Path, name: str = "secret_key") -> str:
+    """Read var/<name>, creating it (0600) with a fresh random key on first use.
+
+    Two processes starting at once both end up with the file's one key: the key is written to
+    a private temporary file and linked into place, which fails if the other got there first.
+    """
+    path = var_dir / name
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = var_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def _ledger_key(env: Mapping[str, str], bot_env: str, var_dir: Path, secret_key: str) -> str:
+    """BOT_LEDGER_KEY, or in development the key generated once into var/ledger_key.
+
+    Raises:
+        ConfigError: missing in production, too short, or the same as BOT_SECRET_KEY.
+    """
+    key = env.get("BOT_LEDGER_KEY") or ""
+    if not key:
+        if bot_env == "production":
+            raise ConfigError("BOT_LEDGER_KEY: required when BOT_ENV=production")
+        key = _read_secret_key(var_dir, "ledger_key")
+        if len(key) < 32:
+            raise ConfigError(
+                f"BOT_LEDGER_KEY: {var_dir / 'ledger_key'} holds {len(key)} characters; "
+                "restore it from your backup (the ledger was keyed with it)"
+            )
+    if len(key) < 32:
+        raise ConfigError(f"BOT_LEDGER_KEY: expected at least 32 characters, got {len(key)}")
+    if key == secret_key:
+        raise ConfigError("BOT_LEDGER_KEY: must differ from BOT_SECRET_KEY")
     return key
 
 
@@ -109,6 +144,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         if bot_env == "production":
             raise ConfigError("BOT_SECRET_KEY: required when BOT_ENV=production")
         secret_key = _read_secret_key(var_dir)
+    ledger_key = _ledger_key(env, bot_env, var_dir, secret_key)
     public_url = (env.get("BOT_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
     if not public_url.startswith(("http://", "https://")):
         raise ConfigError(f"BOT_PUBLIC_URL: expected an http(s) URL, got {public_url!r}")
@@ -124,6 +160,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         database_url=database_url,
         media_dir=Path(env.get("BOT_MEDIA_DIR") or var_dir / "media"),
         secret_key=secret_key,
+        ledger_key=ledger_key,
+        ledger_checkpoint_dir=Path(
+            env.get("BOT_LEDGER_CHECKPOINT_DIR") or var_dir / "ledger-checkpoints"
+        ),
         timezone=timezone,
         api_token=api_token,
         public_url=public_url,

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
+LEDGER_KEY_INFO = "ledger_key"  # Session.info key of BOT_LEDGER_KEY (bot/services/chain.py)
 
 # One lock per SQLite file per process. Writers queue on it instead of inside SQLite, whose
 # busy handler polls with sleeps of up to 100 ms: under concurrent callbacks that alone pushed
@@ -151,9 +152,15 @@ def dbapi_transaction(engine: Engine) -> Iterator[Any]:
             raw.close()
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A sessionmaker that keeps objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, ledger_key: str | None = None) -> sessionmaker[Session]:
+    """A sessionmaker that keeps objects usable after commit.
+
+    `ledger_key` (BOT_LEDGER_KEY) rides in each session's `info`, where the ledger finds it to
+    hash appended entries: every writer of the ledger gets it from its session, so no call
+    site has to pass a secret along.
+    """
+    info = {LEDGER_KEY_INFO: ledger_key} if ledger_key else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager
@@ -180,11 +187,24 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision`."""
+def upgrade(
+    url: str, revision: str = "head", *, ledger_key: str | None = None, rekey_broken: bool = False
+) -> None:
+    """Apply migrations up to `revision`.
+
+    `ledger_key` is needed when migration 0009 finds entries the previous release chained
+    without a key (it re-hashes them under the key); `rekey_broken` lets it do so even when
+    that unkeyed chain is broken, recording the problems.
+
+    Raises:
+        UpgradeRefused: a migration found data it will not change (the message says what to do).
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    cfg.attributes["ledger_key"] = ledger_key
+    cfg.attributes["rekey_broken"] = rekey_broken
+    command.upgrade(cfg, revision)
 
 
 def current_and_head(engine: Engine) -> tuple[str | None, str | None]:

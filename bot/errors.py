@@ -40,3 +40,8 @@ class LimitReached(BotError):
 
 class ConfigError(Exception):
     """A bad or half-set configuration; the message is one line naming the variable."""
+
+
+class UpgradeRefused(Exception):
+    """A migration found data it will not change as it stands; the message (one line) says
+    what it found and what the operator can do."""

@@ -184,7 +184,7 @@ def session(state: BotState) -> Iterator[Session]:
     engine = make_engine(
         str(state.engine.url.render_as_string(hide_password=False)), immediate=False
     )
-    s = make_session_factory(engine)()
+    s = make_session_factory(engine, ledger_key=state.config.ledger_key)()
     yield s
     s.rollback()
     s.close()

@@ -105,6 +105,7 @@ def test_api_is_off_without_a_token(app, session):
     from bot.config import load_config
     from tests.conftest import SECRET
 
-    config = load_config({"DATABASE_URL": "sqlite://", "BOT_SECRET_KEY": SECRET, "BOT_ENV": "test"})
+    config = load_config({"DATABASE_URL": "sqlite://", "BOT_SECRET_KEY": SECRET, "BOT_ENV": "test",
+                          "BOT_LEDGER_KEY": "l" * 32})  # fmt: skip
     bare = create_app({"CONFIG": config})
     assert bare.test_client().post("/api/v1/tasks", json={}).status_code == 404

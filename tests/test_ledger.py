@@ -74,13 +74,14 @@ def test_truncated_tail_is_detected_by_the_head_row(session, entries):
     assert any("ledger_head" in p for p in verify_ledger(session).problems)
 
 
-def test_ledger_verify_cli_exits_non_zero_on_tampering(session, entries, app, monkeypatch):
+def test_ledger_verify_cli_exits_non_zero_on_tampering(session, entries, state, monkeypatch):
     from click.testing import CliRunner
 
     from bot.cli import cli
 
     monkeypatch.setenv("DATABASE_URL", str(session.get_bind().url.render_as_string(False)))
     monkeypatch.setenv("BOT_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("BOT_LEDGER_KEY", state.config.ledger_key)
     runner = CliRunner()
     ok = runner.invoke(cli, ["ledger", "verify"])
     assert ok.exit_code == 0 and "3 entries, chain intact" in ok.output

@@ -53,7 +53,7 @@ def test_delivery_platform_choice(session, ids, enabled, expected):
 
 
 def test_unreachable_message_is_dead_lettered_and_listed(
-    session, clock, drain, monkeypatch, db_url
+    session, clock, drain, monkeypatch, db_url, tmp_path
 ):
     employee = make_employee(session)
     row = enqueue(
@@ -70,6 +70,7 @@ def test_unreachable_message_is_dead_lettered_and_listed(
     assert dead.state == "dead" and "wecom is off" in dead.last_error
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("BOT_SECRET_KEY", "c" * 32)
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))  # no key files in the checkout
     runner = CliRunner()
     listed = runner.invoke(cli, ["outbox", "list", "--failed"])
     assert listed.exit_code == 0 and f"{row.id}\tdead\tsend\twecom" in listed.output

@@ -78,6 +78,7 @@ def test_local_chat_is_unreachable_in_production(db_url, tmp_path):
             "DATABASE_URL": db_url,
             "BOT_ENV": "production",
             "BOT_SECRET_KEY": "p" * 32,
+            "BOT_LEDGER_KEY": "l" * 32,
             "BOT_VAR_DIR": str(tmp_path),
         }
     )

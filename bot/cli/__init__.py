@@ -2,6 +2,7 @@
 
 from bot.cli.data import import_departments_command, import_org_command, rules_group
 from bot.cli.jobs import calendar_group, jobs_group, scheduler_command
+from bot.cli.ledger import ledger_group
 from bot.cli.main import cli
 
 for command in (
@@ -11,6 +12,7 @@ for command in (
     scheduler_command,
     jobs_group,
     calendar_group,
+    ledger_group,
 ):
     cli.add_command(command)
 

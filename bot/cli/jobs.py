@@ -99,13 +99,14 @@ def jobs_run(name: str, now_text: str | None) -> None:
     engine = make_engine(config.database_url)
     try:
         outcome = run_job(
-            make_session_factory(engine),
+            make_session_factory(engine, ledger_key=config.ledger_key),
             name,
             clock.now(),
             tz=config.tz,
             signer=Signer(config.secret_key),
             media_dir=config.media_dir,
             platforms=platforms,
+            checkpoint_dir=config.ledger_checkpoint_dir,
         )
     finally:
         engine.dispose()

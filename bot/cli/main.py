@@ -1,16 +1,14 @@
-"""The `python -m bot` group and its core commands: run, web, worker, db, ledger, outbox."""
+"""The `python -m bot` group and its core commands: run, web, worker, db, outbox."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 
 import click
 from sqlalchemy import select
 
-from bot.cli.support import cli_config, cli_session
-from bot.db import upgrade
+from bot.cli.support import cli_config, cli_session, cli_upgrade
 
 
 def _setup_logging() -> None:
@@ -41,7 +39,7 @@ def run(host: str, port: int, no_demo: bool) -> None:
 
     _setup_logging()
     config = cli_config()
-    upgrade(config.database_url)
+    cli_upgrade(config)
     app = create_app({"CONFIG": config})
     state = bot_state(app)
     if not no_demo:
@@ -94,32 +92,16 @@ def db() -> None:
 
 
 @db.command("upgrade")
-def db_upgrade() -> None:
+@click.option(
+    "--rekey-broken-ledger",
+    is_flag=True,
+    help="Key the previous release's ledger even if its chain is broken (the problems are "
+    "recorded in ledger_keyings and shown by `ledger verify`).",
+)
+def db_upgrade(rekey_broken_ledger: bool) -> None:
     """Apply migrations (Alembic) up to head."""
-    config = cli_config()
-    upgrade(config.database_url)
+    cli_upgrade(cli_config(), rekey_broken=rekey_broken_ledger)
     click.echo("database is at the newest revision")
-
-
-@cli.group()
-def ledger() -> None:
-    """The points ledger."""
-
-
-@ledger.command("verify")
-def ledger_verify() -> None:
-    """Recompute the hash chain; exit 1 on any mismatch."""
-    from bot.services.ledger import verify_ledger
-
-    with cli_session() as (session, _clock):
-        report = verify_ledger(session)
-    for problem in report.problems:
-        click.echo(f"MISMATCH {problem}")
-    if report.ok:
-        click.echo(f"ok: {report.entries} entries, chain intact")
-    else:
-        click.echo(f"FAILED: {len(report.problems)} problem(s) in {report.entries} entries")
-        sys.exit(1)
 
 
 @cli.group()

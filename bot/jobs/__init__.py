@@ -34,6 +34,7 @@ from bot.signing import Signer
 
 def _registry() -> dict[str, JobSpec]:
     from bot.jobs import approvals, daily, leaderboard, reviews, star, tick
+    from bot.jobs import ledger as ledger_jobs
 
     specs = [
         JobSpec(
@@ -90,6 +91,13 @@ def _registry() -> dict[str, JobSpec]:
                 day_of_week="fri", hour=14, minute=0, timezone=tz, jitter=j or None
             ),
         ),
+        JobSpec(
+            "ledger_checkpoint",
+            ledger_jobs.run_ledger_checkpoint,
+            day_period,
+            # Every day, as the workday starts (HR reads it with the morning's messages).
+            lambda tz, j: CronTrigger(hour=8, minute=47, timezone=tz, jitter=j or None),
+        ),
     ]
     return {s.name: s for s in specs}
 
@@ -108,6 +116,7 @@ def run_job(
     media_dir: Path,
     platforms: frozenset[str] = frozenset(),
     scheduled: bool = False,
+    checkpoint_dir: Path | None = None,
 ) -> JobOutcome:
     """Run job `name` as at `now`, at most once per period.
 
@@ -126,7 +135,7 @@ def run_job(
         run = claim_period(session, name, period, now)
         if run is None:
             return JobOutcome(name, period, False, "already ran for this period")
-        ctx = JobContext(session, now, tz, signer, media_dir, calendar, platforms)
+        ctx = JobContext(session, now, tz, signer, media_dir, calendar, platforms, checkpoint_dir)
         result = spec.run(ctx)
         run.finished_at, run.result = now, result[:200]
         if spec.period is minute_period:

@@ -28,6 +28,7 @@ class JobContext:
     media_dir: Path
     calendar: WorkCalendar
     platforms: frozenset[str] = field(default_factory=frozenset)
+    checkpoint_dir: Path | None = None  # BOT_LEDGER_CHECKPOINT_DIR (job ledger_checkpoint)
 
     @property
     def local_now(self) -> datetime:

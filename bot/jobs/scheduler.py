@@ -101,6 +101,7 @@ class SchedulerService:
                 media_dir=state.config.media_dir,
                 platforms=frozenset(state.adapters),
                 scheduled=True,
+                checkpoint_dir=state.config.ledger_checkpoint_dir,
             )
         if outcome.ran:
             log.info("job %s %s: %s", name, outcome.period, outcome.result)

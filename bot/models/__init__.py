@@ -8,7 +8,13 @@ from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskS
 from bot.models.base import Base, UTCDateTime
 from bot.models.claims import Campaign, Claim, ClaimState, Evidence, Rule
 from bot.models.economy import Redemption, RedemptionState, Reward, RewardKind
-from bot.models.ledger import LedgerEntry, LedgerHead, StarAward
+from bot.models.ledger import (
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerHead,
+    LedgerKeying,
+    StarAward,
+)
 from bot.models.messaging import (
     CardCopy,
     CardState,
@@ -46,8 +52,10 @@ __all__ = [
     "JobRun",
     "KeyValue",
     "Like",
+    "LedgerCheckpoint",
     "LedgerEntry",
     "LedgerHead",
+    "LedgerKeying",
     "LocalMessage",
     "Outbox",
     "Redemption",

@@ -48,13 +48,45 @@ class LedgerEntry(Base):
 
 
 class LedgerHead(Base):
-    """The single row that serializes appends: last seq and hash of the chain."""
+    """The single row that serializes appends: last seq and hash of the chain, and the id of
+    the key the chain is keyed with (set by the first keyed append or the re-keying)."""
 
     __tablename__ = "ledger_head"
     __table_args__ = (CheckConstraint("id = 1"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
+
+
+class LedgerCheckpoint(Base):
+    """A signed checkpoint of the chain's head that was published (存证): by the daily job
+    `ledger_checkpoint` or `python -m bot ledger checkpoint`. `line` is the signed text."""
+
+    __tablename__ = "ledger_checkpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    line: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(20))  # job | cli | upgrade (migration 0009)
+    path: Mapped[str | None] = mapped_column(String(500))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class LedgerKeying(Base):
+    """A record of entries written without a key being re-hashed under BOT_LEDGER_KEY
+    (migration 0009 keys the chain the previous release wrote); `note` lists any problem the
+    unkeyed chain had when the operator chose to key it anyway."""
+
+    __tablename__ = "ledger_keyings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entries: Mapped[int] = mapped_column(BigInteger)
+    legacy_head_hash: Mapped[str] = mapped_column(String(64))
+    head_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    keyed_at: Mapped[datetime]
 
 
 class StarAward(Base):

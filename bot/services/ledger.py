@@ -1,9 +1,19 @@
-"""The append-only, hash-chained points ledger (积分流水) and the figures derived from it."""
+"""The append-only, hash-chained points ledger (积分流水) and the figures derived from it.
+
+Entries are chained with a keyed hash (HMAC under BOT_LEDGER_KEY, which lives outside the
+database) and the chain's head is published daily as a signed checkpoint: what that protects
+against, and what it does not, is set out in bot/services/chain.py. The key reaches appends
+through the session (bot.db.make_session_factory), so callers pass nothing new.
+
+`prove_entries` / `check_proof` make and check the hash-chain proof for a set of entries that
+an evidence export carries (bot/services/ledgerproof.py); `ledger verify --checkpoint` accepts
+such a proof file as well as checkpoint files.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Integer, bindparam, func, select
@@ -12,29 +22,43 @@ from sqlalchemy.orm import Session, aliased
 from bot.errors import InvalidInput
 from bot.models import Employee, LedgerEntry, LedgerHead
 from bot.notices import ledger as notices
+from bot.services.chain import (
+    GENESIS_HASH,
+    Checkpoint,
+    LedgerKey,
+    LedgerKeyError,
+    checkpoint_problem,
+    session_key,
+)
+from bot.services.checkpoints import recorded_checkpoints
+from bot.services.ledgerproof import (
+    ChainProof,
+    check_proof,
+    proof_scope_problems,
+    prove_employee_entries,
+    prove_entries,
+)
 
-GENESIS_HASH = "0" * 64
+__all__ = [
+    "GENESIS_HASH",
+    "ChainProof",
+    "Standing",
+    "VerifyReport",
+    "append_entry",
+    "balance",
+    "check_proof",
+    "department_ranking",
+    "prove_employee_entries",
+    "prove_entries",
+    "recent_entries",
+    "reverse_entry",
+    "verify_ledger",
+]
 
 
-def entry_hash(prev_hash: str, e: LedgerEntry) -> str:
-    """The chain hash of one entry: every field that gives it meaning, plus the previous hash."""
-    parts = [
-        prev_hash,
-        str(e.seq),
-        str(e.employee_id),
-        str(e.department_id or ""),
-        str(e.points),
-        e.kind,
-        e.category or "",
-        str(e.claim_id or ""),
-        str(e.rule_id or ""),
-        str(e.campaign_id or ""),
-        str(e.reversal_of_id or ""),
-        e.memo,
-        str(e.created_by_id or ""),
-        e.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f"),
-    ]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+# Built once: constructing the statement and its cache key on every append cost more Python
+# than hashing the entry (bench/_appends.py).
+_HEAD_FOR_UPDATE = select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
 
 
 def append_entry(
@@ -52,8 +76,22 @@ def append_entry(
     reversal_of_id: int | None = None,
     created_by_id: int | None = None,
 ) -> LedgerEntry:
-    """Append one entry at the end of the chain (serialized on the ledger_head row)."""
-    head = session.scalars(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).one()
+    """Append one entry at the end of the chain (serialized on the ledger_head row), hashed
+    with the session's ledger key.
+
+    Raises:
+        LedgerKeyError: the session has no key, or the ledger is keyed with another one (a
+            lost or swapped BOT_LEDGER_KEY: nothing is written under the wrong key).
+    """
+    key = session_key(session)
+    head = session.scalars(_HEAD_FOR_UPDATE).one()
+    if head.key_id != key.key_id:
+        if head.key_id is not None:
+            raise LedgerKeyError(
+                f"BOT_LEDGER_KEY is key {key.key_id}, but the ledger is keyed with key "
+                f"{head.key_id}: restore the key the ledger was keyed with"
+            )
+        head.key_id = key.key_id  # the first keyed entry of this database
     entry = LedgerEntry(
         seq=head.seq + 1,
         employee_id=employee.id,
@@ -71,7 +109,7 @@ def append_entry(
         prev_hash=head.hash,
         hash="",
     )
-    entry.hash = entry_hash(head.hash, entry)
+    entry.hash = key.entry_hash(head.hash, entry)
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)
     session.flush()
@@ -187,22 +225,89 @@ def department_ranking(
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
-    """Result of recomputing the chain."""
+    """Result of recomputing the chain and checking it against checkpoints and proofs."""
 
     entries: int
     problems: list[str]
+    checkpoints: list[Checkpoint] = field(default_factory=list)  # genuine ones checked
+    proofs: int = 0
 
     @property
     def ok(self) -> bool:
-        """True when the chain and head are intact."""
+        """True when the chain and head are intact and hold what every checkpoint saw."""
         return not self.problems
 
 
-def verify_ledger(session: Session, batch: int = 5000) -> VerifyReport:
-    """Recompute every hash in seq order and check links, sequence, reversals and the head row."""
+@dataclass(frozen=True, slots=True)
+class _Expect:
+    """Entry `seq` must have `hash`, says `who` (a checkpoint or a proof, the `noun`)."""
+
+    hash: str
+    who: str
+    noun: str
+
+
+def _expectations(
+    key: LedgerKey, checkpoints: list[Checkpoint], proofs: list[ChainProof], problems: list[str]
+) -> tuple[dict[int, list[_Expect]], list[Checkpoint]]:
+    """What each genuine checkpoint and proof says the chain holds, by seq; the genuine
+    checkpoints; a problem per checkpoint that is not genuine."""
+    expected: dict[int, list[_Expect]] = {}
+    genuine: list[Checkpoint] = []
+    seen: set[str] = set()
+    for cp in checkpoints:
+        if cp.line in seen:
+            continue  # the same checkpoint from the database and from a file
+        seen.add(cp.line)
+        problem = checkpoint_problem(key, cp)
+        if problem:
+            problems.append(problem)
+            continue
+        genuine.append(cp)
+        expected.setdefault(cp.seq, []).append(_Expect(cp.hash, cp.label, "checkpoint"))
+    for proof in proofs:
+        said = [(e["seq"], e["hash"]) for e in proof.entries]
+        said += [(e["seq"] + 1, e["next_hash"]) for e in proof.entries if e["next_hash"]]
+        said.append((proof.checkpoint.seq, proof.checkpoint.hash))
+        for seq, hash_ in said:
+            expected.setdefault(seq, []).append(_Expect(hash_, proof.label, "proof"))
+    return expected, genuine
+
+
+def verify_ledger(
+    session: Session,
+    *,
+    checkpoints: Iterable[Checkpoint] = (),
+    proofs: Iterable[ChainProof] = (),
+    recorded: bool = True,
+    batch: int = 5000,
+) -> VerifyReport:
+    """Recompute every keyed hash in seq order and check links, sequence, reversals and the
+    head row; check that the chain still holds what each checkpoint (those given and, with
+    `recorded`, those in the database) and each evidence proof saw.
+
+    Raises:
+        LedgerKeyError: the session carries no ledger key.
+    """
+    key = session_key(session)
     problems: list[str] = []
-    prev_hash, expected_seq, count = GENESIS_HASH, 1, 0
-    last_seq = 0
+    checkpoints, proofs = list(checkpoints), list(proofs)
+    if recorded:
+        found, bad = recorded_checkpoints(session)
+        checkpoints += found
+        problems += bad
+    for proof in proofs:
+        problems += check_proof(proof, key)
+    expected, genuine = _expectations(key, checkpoints, proofs, problems)
+    head = session.get(LedgerHead, 1)
+    wrong_key = head is not None and head.key_id not in (None, key.key_id)
+    if head is not None and wrong_key:
+        problems.append(
+            f"ledger_head: the chain is keyed with key {head.key_id}, but BOT_LEDGER_KEY is "
+            f"key {key.key_id}; entry hashes were not checked"
+        )
+    prev_hash, expected_seq, count, last_seq = GENESIS_HASH, 1, 0, 0
+    walked = 0  # problems found by the walk
     while True:
         rows = session.scalars(
             select(LedgerEntry)
@@ -212,20 +317,36 @@ def verify_ledger(session: Session, batch: int = 5000) -> VerifyReport:
         ).all()
         if not rows:
             break
+        before = len(problems)
         for e in rows:
             count += 1
             if e.seq != expected_seq:
                 problems.append(f"seq {expected_seq}: missing (next is {e.seq})")
             if e.prev_hash != prev_hash:
                 problems.append(f"seq {e.seq}: prev_hash does not match entry {e.seq - 1}")
-            if entry_hash(e.prev_hash, e) != e.hash:
+            if not wrong_key and key.entry_hash(e.prev_hash, e) != e.hash:
                 problems.append(f"seq {e.seq}: content does not match its hash (id {e.id})")
+            for exp in expected.pop(e.seq, ()):
+                if exp.hash != e.hash:
+                    problems.append(
+                        f"{exp.who}: entry seq {e.seq} has a different hash than the "
+                        f"{exp.noun} saw (history was rewritten)"
+                    )
             prev_hash, expected_seq, last_seq = e.hash, e.seq + 1, e.seq
         session.expunge_all()
-        if len(problems) > 100:
+        walked += len(problems) - before
+        if walked > 100:
             problems.append("too many problems; stopped")
             break
-    head = session.get(LedgerHead, 1)
+    for seq in sorted(expected):
+        for exp in expected[seq]:
+            if seq > last_seq:
+                problems.append(
+                    f"{exp.who}: saw entry seq {seq}, but the chain ends at seq {last_seq} "
+                    "(entries were removed)"
+                )
+            else:
+                problems.append(f"{exp.who}: saw entry seq {seq}, which is missing")
     if head is None:
         problems.append("ledger_head row missing")
     elif head.seq != last_seq or head.hash != prev_hash:
@@ -237,4 +358,6 @@ def verify_ledger(session: Session, batch: int = 5000) -> VerifyReport:
         .where(LedgerEntry.points != -orig.points)
     ):
         problems.append(f"seq {seq}: reversal does not negate the original entry")
-    return VerifyReport(count, problems)
+    for proof in proofs:
+        problems += proof_scope_problems(session, proof)
+    return VerifyReport(count, problems, genuine, len(proofs))
