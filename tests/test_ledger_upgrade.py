@@ -20,6 +20,17 @@ from bot.services.ledger import append_entry, balance, verify_ledger
 from tests.conftest import SECRET
 
 KEY = "the-factory-ledger-key-" + "5" * 24
+
+
+def _before_keying() -> str:
+    """The revision the keyed-ledger migration (0009) follows."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return str(script.get_revision("0009").down_revision)
+
+
+PREVIOUS = _before_keying()
 T0 = datetime(2026, 11, 20, 1, 0)  # naive UTC, as stored
 
 
@@ -43,8 +54,8 @@ def _insert(conn, table: str, **values) -> int:
 
 
 def _previous_release_ledger(url: str, entries: int = 7) -> dict[int, int]:
-    """A database at 0007 whose ledger the previous release chained (unkeyed); the balances."""
-    upgrade(url, "0007")
+    """A database just before 0009 whose ledger the previous release chained (unkeyed)."""
+    upgrade(url, PREVIOUS)
     engine = create_engine(url)
     balances: dict[int, int] = {}
     with engine.begin() as conn:
@@ -133,7 +144,7 @@ def test_upgrade_refuses_a_broken_previous_chain_and_changes_nothing(old_url):
     with engine.connect() as conn:
         after = conn.execute(text("SELECT seq, hash FROM ledger_entries ORDER BY seq")).all()
     engine.dispose()
-    assert after == before and _revision(old_url) == "0007"
+    assert after == before and _revision(old_url) == PREVIOUS
 
 
 def test_operator_can_key_a_broken_previous_chain_and_the_problems_are_kept(old_url, tmp_path):
@@ -174,7 +185,7 @@ def test_downgrade_puts_back_the_unkeyed_chain(old_url):
             text("SELECT seq, prev_hash, hash FROM ledger_entries ORDER BY seq")
         ).all()
     upgrade(old_url, ledger_key=KEY)
-    command.downgrade(alembic_config(old_url), "0007")
+    command.downgrade(alembic_config(old_url), PREVIOUS)
     with engine.connect() as conn:
         after = conn.execute(
             text("SELECT seq, prev_hash, hash FROM ledger_entries ORDER BY seq")
