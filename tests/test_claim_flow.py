@@ -29,7 +29,7 @@ def test_photo_then_rule_submits_claim_and_sends_approval_card(client, session, 
     assert claim.state == ClaimState.PENDING and claim.evidence_id is not None
     assert last(session, worker) == Text(
         notices.CLAIM_SUBMITTED.format(
-            rule="A01 发现模具磨损隐患并报修", points=20, approver="王主管"
+            rule="A01 发现模具磨损隐患并报修", award="+20 分", approver="王主管"
         )
     )
     card = last_card(session, boss, "待审核申领")
@@ -47,12 +47,12 @@ def test_supervisor_approval_credits_ledger_and_tells_worker(client, session, dr
     drain()
     assert balance(session, worker.id) == 20
     assert last(session, worker) == Text(
-        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=20, balance=20)
+        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", award="+20 分", balance=20)
     )
     card = last_card(session, boss, "待审核申领")
     assert card.buttons == () and card.status.startswith("已通过 · 王主管 · 10:00")
     assert last(session, boss) == Text(
-        APPROVED_ACK.format(claim_id=claim.id, name=worker.name, points=20)
+        APPROVED_ACK.format(claim_id=claim.id, name=worker.name, award="+20 分")
     )
 
 
@@ -265,5 +265,7 @@ def test_campaign_bonus_is_credited_and_named_in_the_total(client, session, drai
     ).all()
     assert [tuple(k) for k in kinds] == [("claim", 20), ("bonus", 2)]
     assert last(session, worker) == Text(
-        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=22, balance=22)
+        notices.CLAIM_APPROVED.format(
+            rule="发现模具磨损隐患并报修", award="+22 分（含上线推广 +2）", balance=22
+        )
     )

@@ -346,7 +346,7 @@ def test_photo_claim_approved_on_card_credits_ledger(client, clock, session, fak
     assert download.json() == {"downloadCode": f"dl-{WORKER}-1", "robotCode": ROBOT_CODE}
     claim = session.scalars(select(Claim)).one()
     assert fake.texts_to(WORKER)[-1] == notices.CLAIM_SUBMITTED.format(
-        rule="A01 发现模具磨损隐患并报修", points=20, approver="王主管"
+        rule="A01 发现模具磨损隐患并报修", award="+20 分", approver="王主管"
     )
     # The approval card shows the uploaded evidence photo and the two buttons.
     image = approval["cardData"]["contents"][0]
@@ -356,7 +356,7 @@ def test_photo_claim_approved_on_card_credits_ledger(client, clock, session, fak
     drain()
     assert balance(session, worker.id) == 20
     assert fake.texts_to(WORKER)[-1] == notices.CLAIM_APPROVED.format(
-        rule="发现模具磨损隐患并报修", points=20, balance=20
+        rule="发现模具磨损隐患并报修", award="+20 分", balance=20
     )
     (update,) = fake.card_updates(approval["cardBizId"])
     assert any(t.startswith("已通过 · 王主管 · 10:00") for t in card_texts(update))
@@ -406,7 +406,7 @@ def test_same_card_callback_three_times_credits_once(client, clock, session, fak
     assert balance(session, worker.id) == 20
     assert session.scalar(select(func.count(LedgerEntry.id))) == 1
     assert fake.texts_to(WORKER)[texts_before[WORKER] :] == [
-        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=20, balance=20)
+        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", award="+20 分", balance=20)
     ]
     assert len(fake.card_updates(approval["cardBizId"])) == 1
     # One confirmation to the supervisor, and no "already decided" answers to the repeats.

@@ -422,7 +422,7 @@ def test_full_claim_by_photo_is_approved_and_credited(feishu, fake, session, dra
 
     assert balance(session, worker.id) == 20
     assert fake.texts(WORKER)[-1] == notices.CLAIM_APPROVED.format(
-        rule="发现模具磨损隐患并报修", points=20, balance=20
+        rule="发现模具磨损隐患并报修", award="+20 分", balance=20
     )
     assert "+20 分" in fake.texts(WORKER)[-1]
     assert len(fake.calls(f"{MESSAGES_PATH}/{card.message_id}", "PATCH")) == 1
@@ -432,7 +432,7 @@ def test_full_claim_by_photo_is_approved_and_credited(feishu, fake, session, dra
     # The photo uploaded with the first send is reused for the update.
     assert len(fake.uploads) == 1
     assert fake.texts(BOSS)[-1] == APPROVED_ACK.format(
-        claim_id=claim.id, name=worker.name, points=20
+        claim_id=claim.id, name=worker.name, award="+20 分"
     )
 
 
@@ -479,7 +479,9 @@ def test_same_event_delivered_three_times_credits_once(feishu, fake, session, dr
     assert balance(session, worker.id) == 20
     assert session.scalar(select(func.count(LedgerEntry.id))) == 1
     # Exactly one acknowledgement, and no "already decided, 无需重复操作" for the repeats.
-    assert fake.texts(BOSS) == [APPROVED_ACK.format(claim_id=claim.id, name=worker.name, points=20)]
+    assert fake.texts(BOSS) == [
+        APPROVED_ACK.format(claim_id=claim.id, name=worker.name, award="+20 分")
+    ]
 
 
 @pytest.mark.parametrize("presser", [COLLEAGUE, "ou_stranger"])

@@ -327,7 +327,7 @@ def test_photo_claim_approved_end_to_end(wecom, fake, drain, session, team):
     assert pick_update["template_card"]["replace_text"].startswith("已提交")
     assert "已提交：A01 发现模具磨损隐患并报修" in pick_update["template_card"]["sub_title_text"]
     assert fake.texts(WORKER)[-1] == notices.CLAIM_SUBMITTED.format(
-        rule="A01 发现模具磨损隐患并报修", points=20, approver="王主管"
+        rule="A01 发现模具磨损隐患并报修", award="+20 分", approver="王主管"
     )
     # The supervisor gets the photo (uploaded once) right before the approval card.
     boss_msgs = fake.sent(BOSS)
@@ -354,11 +354,11 @@ def test_photo_claim_approved_end_to_end(wecom, fake, drain, session, team):
     assert done["task_id"] == card["task_id"] and done["replace_text"] == "已通过"
     assert "已通过 · 王主管 · 10:00" in done["sub_title_text"]
     assert fake.texts(WORKER)[-1] == notices.CLAIM_APPROVED.format(
-        rule="发现模具磨损隐患并报修", points=20, balance=20
+        rule="发现模具磨损隐患并报修", award="+20 分", balance=20
     )
     assert "+20 分" in fake.texts(WORKER)[-1]
     assert fake.texts(BOSS)[-1] == APPROVED_ACK.format(
-        claim_id=claim.id, name=worker.name, points=20
+        claim_id=claim.id, name=worker.name, award="+20 分"
     )
 
 

@@ -7,7 +7,15 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
 from bot.models.claims import Campaign, Claim, ClaimState, Evidence, Rule
-from bot.models.economy import Redemption, RedemptionState, Reward, RewardKind
+from bot.models.economy import (
+    CampaignRule,
+    Redemption,
+    RedemptionState,
+    Reward,
+    RewardKind,
+    Suggestion,
+    SuggestionState,
+)
 from bot.models.ledger import LedgerEntry, LedgerHead, StarAward
 from bot.models.messaging import (
     CardCopy,
@@ -18,6 +26,7 @@ from bot.models.messaging import (
     Outbox,
 )
 from bot.models.org import Department, DepartmentChat, Employee, Identity, Role
+from bot.models.review import ClaimApproval, ReviewFlag
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
 __all__ = [
@@ -28,9 +37,11 @@ __all__ = [
     "Base",
     "CalendarDay",
     "Campaign",
+    "CampaignRule",
     "CardCopy",
     "CardState",
     "Claim",
+    "ClaimApproval",
     "ClaimState",
     "ConversationState",
     "Department",
@@ -48,6 +59,7 @@ __all__ = [
     "Outbox",
     "Redemption",
     "RedemptionState",
+    "ReviewFlag",
     "Reward",
     "RewardKind",
     "Rule",
@@ -55,6 +67,8 @@ __all__ = [
     "SchedulerLease",
     "Setting",
     "StarAward",
+    "Suggestion",
+    "SuggestionState",
     "Task",
     "TaskState",
     "UTCDateTime",
