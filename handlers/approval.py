@@ -95,14 +95,35 @@ CLAIM_APPROVAL = asks.register(
 def handle_pending(ctx: HandlerContext, args: str) -> list[Message]:
     """待审 / pending: a summary and the oldest approval cards, freshly signed."""
     claims, total = pending_for(ctx.session, ctx.sender, limit=10)
+    second = second_approvals(ctx)
     if not claims:
-        return [Text(NOTHING_PENDING)]
+        return second or [Text(NOTHING_PENDING)]
     lines = tuple(
-        f"#{c.id} {c.employee.name} {c.rule.code} {c.rule.title} +{c.rule.points}" for c in claims
+        f"#{c.id} {c.employee.name} {c.rule.code} {c.rule.title} "
+        + claim_award(ctx.session, c).short()
+        for c in claims
     )
     cards: list[Message] = [Card(title=PENDING_TITLE.format(total=total), lines=lines)]
     for claim in claims[:PENDING_SHOWN]:
         ask = asks.find_live(ctx.session, claim_subject(claim.id), notices.APPROVAL_KIND)
         if ask is not None and asks.may_answer(ctx.session, ask, ctx.sender):
             cards.append(asks.show(ctx.session, ask, ctx.sender, now=ctx.now, signer=ctx.signer))
-    return cards
+    return cards + second
+
+
+def second_approvals(ctx: HandlerContext) -> list[Message]:
+    """The held claims waiting for the sender's second approval, as cards to answer here."""
+    waiting = [
+        a
+        for a in asks.open_asks_of(ctx.session, ctx.sender.id)
+        if a.kind == review_notices.SECOND_KIND
+    ]
+    if not waiting:
+        return []
+    lines = tuple(f"· {a.title}" for a in waiting[:10])
+    title = review_notices.SECOND_PENDING_TITLE.format(total=len(waiting))
+    shown = [
+        asks.show(ctx.session, a, ctx.sender, now=ctx.now, signer=ctx.signer)
+        for a in waiting[:PENDING_SHOWN]
+    ]
+    return [Card(title=title, lines=lines), *shown]

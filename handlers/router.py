@@ -12,7 +12,7 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, claim, help, points, tasks
+from handlers import approval, asks, claim, help, points, review, tasks
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "pending": approval.handle_pending,
     "任务": asks.handle_tasks,
     "tasks": asks.handle_tasks,
+    "复核": review.handle_flags,
+    "review": review.handle_flags,
 }
 LATER = {
     "建议": "建议",

@@ -136,3 +136,6 @@ def tell_first_approver(session: Session, claim: Claim, first: Employee, *, now:
         claim_id=claim.id, name=claim.employee.name, rule=claim.rule.title, reason=claim.reason
     )
     enqueue(session, Text(text), now=now, recipient=first)
+
+
+SECOND_PENDING_TITLE = "待我复核的申领 {total} 条"

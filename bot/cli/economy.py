@@ -1,0 +1,126 @@
+"""Points-economy commands for `python -m bot`: campaigns, rewards, review flags, suggestions
+(design §10, §15). `bot/cli/__init__.py` attaches the groups."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import click
+
+from bot.cli.support import cli_config, cli_session
+from bot.errors import BotError
+from bot.notices import campaigns as campaign_texts
+from bot.services import campaigns as campaign_service
+from bot.services.review import recent_flags
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _fail(exc: BotError) -> click.ClickException:
+    return click.ClickException(exc.user_message)
+
+
+@click.group("campaigns")
+def campaigns_group() -> None:
+    """Bonus campaigns (活动): +N points per claim made within a window."""
+
+
+@campaigns_group.command("create")
+@click.argument("name")
+@click.option("--bonus", type=int, required=True, help="Points added to each approved claim.")
+@click.option("--from", "first_day", type=DAY, required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "last_day", type=DAY, required=True, help="Last day (inclusive).")
+@click.option("--rules", default="", help="Only these rule codes, e.g. A01,A02 (default: all).")
+def campaigns_create(
+    name: str, bonus: int, first_day: datetime, last_day: datetime, rules: str
+) -> None:
+    """Create a campaign from the start of --from to the end of --to (factory time)."""
+    tz = cli_config().tz
+    codes = [c for c in rules.split(",") if c.strip()]
+    try:
+        with cli_session() as (session, clock):
+            campaign = campaign_service.create_campaign(
+                session, name, bonus=bonus, first_day=first_day.date(),
+                last_day=last_day.date(), codes=codes, tz=tz, now=clock.now(),
+            )  # fmt: skip
+            listed = campaign_service.rule_codes(session, campaign)
+    except BotError as exc:
+        raise _fail(exc) from None
+    scope = f" for {','.join(listed)}" if listed else ""
+    click.echo(
+        campaign_texts.CREATED.format(
+            name=campaign.name, bonus=bonus, start=first_day.date(), end=last_day.date(),
+            rules=scope,
+        )
+    )  # fmt: skip
+
+
+@campaigns_group.command("end")
+@click.argument("name")
+def campaigns_end(name: str) -> None:
+    """End the running or scheduled campaign NAME now (claims made before keep their bonus)."""
+    tz = cli_config().tz
+    try:
+        with cli_session() as (session, clock):
+            now = clock.now()
+            campaign_service.end_campaign(session, name, now)
+    except BotError as exc:
+        raise _fail(exc) from None
+    when = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    click.echo(campaign_texts.ENDED.format(name=name.strip(), when=when))
+
+
+@campaigns_group.command("list")
+def campaigns_list() -> None:
+    """One line per campaign: NAME, BONUS, FROM, TO, RULES, STATE (newest first)."""
+    tz = cli_config().tz
+    with cli_session() as (session, clock):
+        now = clock.now()
+        rows = [
+            (c, campaign_service.rule_codes(session, c))
+            for c in campaign_service.all_campaigns(session)
+        ]
+        if not rows:
+            click.echo(campaign_texts.NONE)
+        for c, codes in rows:
+            last = (c.ends_at - timedelta(microseconds=1)).astimezone(tz).date()
+            click.echo(
+                "\t".join(
+                    (
+                        c.name,
+                        f"+{c.bonus_points}",
+                        c.starts_at.astimezone(tz).date().isoformat(),
+                        last.isoformat() if c.ends_at > c.starts_at else "-",
+                        ",".join(codes) or campaign_texts.ALL_RULES,
+                        campaign_service.state_of(c, now),
+                    )
+                )
+            )
+
+
+@click.group("review")
+def review_group() -> None:
+    """Review of approvals (审批复核)."""
+
+
+@review_group.command("flags")
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True)
+def review_flags(days: int) -> None:
+    """Flagged approvals, newest first: TIME, CLAIM, CLAIMANT, APPROVER, SIGNAL, DETAIL."""
+    import json
+
+    tz = cli_config().tz
+    with cli_session() as (session, clock):
+        for flag in recent_flags(session, clock.now() - timedelta(days=days), limit=100_000):
+            click.echo(
+                "\t".join(
+                    (
+                        flag.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                        f"#{flag.claim_id}",
+                        flag.claim.employee.employee_no,
+                        flag.approver.employee_no if flag.approver else "-",
+                        flag.signal,
+                        json.dumps(flag.detail, ensure_ascii=False, sort_keys=True),
+                    )
+                )
+            )
