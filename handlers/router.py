@@ -12,7 +12,7 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, claim, help, points, review, tasks
+from handlers import approval, asks, claim, help, points, redeem, review, tasks
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "pending": approval.handle_pending,
     "任务": asks.handle_tasks,
     "tasks": asks.handle_tasks,
+    "兑换": redeem.handle_redeem,
+    "redeem": redeem.handle_redeem,
     "复核": review.handle_flags,
     "review": review.handle_flags,
 }
@@ -42,13 +44,12 @@ LATER = {
     "suggest": "建议",
     "申诉": "申诉",
     "appeal": "申诉",
-    "兑换": "兑换",
-    "redeem": "兑换",
     "签到": "签到",
     "checkin": "签到",
 }
 ACTIONS: dict[str, ActionHandler] = {
     "claim": claim.handle_claim_button,
+    "redeem": redeem.handle_redeem_button,
     "ask": asks.handle_ask,
     "ask_reason": asks.handle_reason,
     "ask_cancel": asks.handle_cancel,
@@ -56,7 +57,7 @@ ACTIONS: dict[str, ActionHandler] = {
     **dict.fromkeys(asks.LEGACY, asks.handle_legacy),
 }
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks)
+KIND_MODULES = (approval, tasks, redeem)
 
 
 def split_command(text: str) -> tuple[str, str]:

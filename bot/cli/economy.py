@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import click
 
+from bot.cli.data import CSV_FILE, _finish, _read_csv_text
 from bot.cli.support import cli_config, cli_session
 from bot.errors import BotError
 from bot.notices import campaigns as campaign_texts
+from bot.notices import rewards as reward_texts
 from bot.services import campaigns as campaign_service
 from bot.services.review import recent_flags
+from bot.services.rewards_csv import export_rewards, import_rewards
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -124,3 +128,33 @@ def review_flags(days: int) -> None:
                     )
                 )
             )
+
+
+@click.group("rewards")
+def rewards_group() -> None:
+    """The reward catalogue as a CSV spreadsheet: code,name,kind,cost,stock,active."""
+
+
+@rewards_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option(
+    "--bom", is_flag=True, help="Start with a UTF-8 BOM so Excel shows Chinese correctly."
+)
+def rewards_export(file: Path, bom: bool) -> None:
+    """Write every reward to FILE."""
+    with cli_session() as (session, _clock):
+        text = export_rewards(session)
+    with file.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
+        out.write(text)
+    count = max(len(text.splitlines()) - 1, 0)
+    click.echo(reward_texts.EXPORTED.format(count=count, file=file))
+
+
+@rewards_group.command("import")
+@click.argument("file", type=CSV_FILE)
+def rewards_import(file: Path) -> None:
+    """Create or update rewards from FILE; all or nothing."""
+    text = _read_csv_text(file)
+    with cli_session() as (session, _clock):
+        report = import_rewards(session, text)
+    _finish(report)
