@@ -12,7 +12,7 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, claim, help, points, redeem, review, tasks
+from handlers import approval, asks, claim, help, points, redeem, review, suggestion, tasks
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ COMMANDS: dict[str, CommandHandler] = {
     "pending": approval.handle_pending,
     "任务": asks.handle_tasks,
     "tasks": asks.handle_tasks,
+    "建议": suggestion.handle_suggest,
+    "suggest": suggestion.handle_suggest,
     "兑换": redeem.handle_redeem,
     "redeem": redeem.handle_redeem,
     "复核": review.handle_flags,
     "review": review.handle_flags,
 }
 LATER = {
-    "建议": "建议",
-    "suggest": "建议",
     "申诉": "申诉",
     "appeal": "申诉",
     "签到": "签到",
@@ -50,6 +50,7 @@ LATER = {
 ACTIONS: dict[str, ActionHandler] = {
     "claim": claim.handle_claim_button,
     "redeem": redeem.handle_redeem_button,
+    "suggest": suggestion.handle_suggest_button,
     "ask": asks.handle_ask,
     "ask_reason": asks.handle_reason,
     "ask_cancel": asks.handle_cancel,
@@ -57,7 +58,7 @@ ACTIONS: dict[str, ActionHandler] = {
     **dict.fromkeys(asks.LEGACY, asks.handle_legacy),
 }
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks, redeem)
+KIND_MODULES = (approval, tasks, redeem, suggestion)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -79,6 +80,9 @@ def _on_text(ctx: HandlerContext) -> list[Message]:
     answered = asks.take_text(ctx)
     if answered is not None:
         return answered
+    drafted = suggestion.take_draft(ctx)
+    if drafted is not None:
+        return drafted
     return [help.help_card(ctx, unknown=ctx.event.text.strip() or None)]
 
 

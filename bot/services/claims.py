@@ -276,9 +276,11 @@ def hold_for_review(
     return True
 
 
-def credit_claim(session: Session, claim: Claim, actor: Employee, ctx: ClaimContext) -> Claim:
-    """Credit an approved claim (base points, then each campaign's bonus) and tell the
-    claimant; `actor` is who decided last."""
+def credit_claim(
+    session: Session, claim: Claim, actor: Employee, ctx: ClaimContext, *, tell: bool = True
+) -> Claim:
+    """Credit an approved claim (base points, then each campaign's bonus) and, with `tell`,
+    tell the claimant; `actor` is who decided last."""
     rule = claim.rule
     total = 0
     entry = append_entry(
@@ -312,10 +314,11 @@ def credit_claim(session: Session, claim: Claim, actor: Employee, ctx: ClaimCont
     claim.state = ClaimState.APPROVED
     claim.decided_by, claim.decided_at, claim.points_credited = actor, ctx.now, total
     session.flush()
-    notices.tell_claimant_approved(
-        session, claim, award=claim_award(session, claim),
-        balance=balance(session, claim.employee_id), now=ctx.now,
-    )  # fmt: skip
+    if tell:
+        notices.tell_claimant_approved(
+            session, claim, award=claim_award(session, claim),
+            balance=balance(session, claim.employee_id), now=ctx.now,
+        )  # fmt: skip
     _audit(session, actor, "claim.approve", claim, {"points": total}, ctx.now)
     return claim
 
