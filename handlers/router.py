@@ -12,7 +12,18 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, claim, help, points, redeem, review, suggestion, tasks
+from handlers import (
+    approval,
+    asks,
+    claim,
+    help,
+    points,
+    redeem,
+    review,
+    skills,
+    suggestion,
+    tasks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +47,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "tasks": asks.handle_tasks,
     "建议": suggestion.handle_suggest,
     "suggest": suggestion.handle_suggest,
+    "能力": skills.handle_skills,
+    "skills": skills.handle_skills,
     "兑换": redeem.handle_redeem,
     "redeem": redeem.handle_redeem,
     "复核": review.handle_flags,
