@@ -14,9 +14,9 @@ from bot.outbox import close_card
 from bot.services import suggestions as service
 from bot.services.claims import claim_award
 from bot.services.conversation import forget, recall, remember
-from bot.signing import Action, Signer
+from bot.signing import Action
 from bot.timeutil import local_dt, month_start
-from cards import Button, Card, Message, Text
+from cards import Card, Message, Text
 from handlers.claim import PENDING_PHOTO, pick_card_key
 
 DRAFT = "suggestion_draft"
@@ -77,11 +77,6 @@ def take_draft(ctx: HandlerContext) -> list[Message] | None:
         forget(ctx.session, ctx.sender.id, DRAFT)
         return [Text(texts.DRAFT_CANCELLED)]
     return _submit(ctx, text, draft.get("task_id"))
-
-
-def suggest_button(task_id: int, person_id: int, now: datetime, signer: Signer) -> Button:
-    """💡 建议, signed for one person, about one task (0: none)."""
-    return Button(texts.BUTTON_LABEL, signer.sign("suggest", task_id, person_id, now))
 
 
 def month_stats(ctx: HandlerContext, month: str) -> Message:

@@ -7,10 +7,10 @@ from datetime import datetime
 from bot import asks
 from bot.models import Ask, Task
 from bot.notices import tasks as notices
+from bot.notices.suggestions import suggest_button
 from bot.services.tasks import acknowledge_task, complete_task
 from bot.signing import Signer
 from cards import Button, Message, Text
-from handlers.suggestion import suggest_button
 
 
 def _on_answer(answer: asks.Answer) -> list[Message]:

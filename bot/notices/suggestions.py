@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from bot.asks.kinds import Choice, Needs
 from bot.models import Employee, Suggestion
 from bot.outbox import enqueue
+from bot.signing import Signer
 from bot.timeutil import local_dt
-from cards import Card, Field, Text
+from cards import Button, Card, Field, Text
 
 REVIEW_KIND = "suggestion_review"
 IMPLEMENT_KIND = "suggestion_implementation"
@@ -146,3 +147,8 @@ def stats_lines(rows: Sequence[dict[str, object]]) -> list[str]:
     keys = ("submitted", "on_time", "late", "adopted", "implemented")
     total = {k: sum(int(r[k]) for r in rows) for k in keys}  # type: ignore[call-overload]
     return [*lines, STATS_TOTAL.format(**total)]
+
+
+def suggest_button(task_id: int, person_id: int, now: datetime, signer: Signer) -> Button:
+    """💡 建议, signed for one person, about one task (0: none): the action `suggest`."""
+    return Button(BUTTON_LABEL, signer.sign("suggest", task_id, person_id, now))

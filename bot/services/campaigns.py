@@ -170,6 +170,8 @@ def end_campaign(session: Session, name: str, now: datetime) -> list[Campaign]:
         raise NotFound(texts.NOT_RUNNING.format(name=name.strip()))
     for campaign in live:
         campaign.ends_at = max(campaign.starts_at, now)
+        if campaign.starts_at >= now:
+            campaign.active = False  # called off before it began
     session.flush()
     return live
 
