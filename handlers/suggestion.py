@@ -16,7 +16,7 @@ from bot.services.claims import claim_award
 from bot.services.conversation import forget, recall, remember
 from bot.signing import Action
 from bot.timeutil import local_dt, month_start
-from cards import Card, Message, Text
+from cards import Message, Text
 from handlers.claim import PENDING_PHOTO, pick_card_key
 
 DRAFT = "suggestion_draft"
@@ -95,7 +95,7 @@ def month_stats(ctx: HandlerContext, month: str) -> Message:
     rows = service.month_counts(ctx.session, start, end, ctx.now)
     if not rows:
         return Text(texts.STATS_EMPTY.format(month=label))
-    return Card(title=texts.STATS_TITLE.format(month=label), lines=tuple(texts.stats_lines(rows)))
+    return texts.stats_card(label, rows)
 
 
 def _on_review(answer: asks.Answer) -> list[Message]:

@@ -260,3 +260,51 @@ def test_only_the_addressed_people_may_answer(client, session, drain):
     drain()
     assert last(session, colleague).text.startswith("这个按钮不是发给你的")
     assert session.scalars(select(Suggestion)).one().state == SuggestionState.OPEN
+
+
+def test_monthly_job_sends_hr_last_months_counts_once(client, state, session, drain, clock):
+    from datetime import datetime
+
+    from bot.jobs import run_job
+    from bot.models import Outbox
+
+    hr, _manager, boss, worker = _chain(session)
+    _suggest(client, session, drain, worker)
+    december_first = datetime(2026, 12, 1, 9, 37, tzinfo=TZ)
+
+    def run():
+        return run_job(
+            state.session_factory, "monthly_suggestions", december_first, tz=TZ,
+            signer=state.signer, media_dir=state.config.media_dir,
+        )  # fmt: skip
+
+    outcome = run()
+    assert outcome.ran and outcome.result == "suggestions=1 sent=1"
+    assert not run().ran
+    session.commit()  # end the read snapshot: see what the job committed
+    rows = session.scalars(select(Outbox).where(Outbox.recipient_id == hr.id)).all()
+    assert rows[-1].payload["title"] == texts.STATS_TITLE.format(month="2026-11")
+    assert rows[-1].payload["lines"][0].startswith(f"{worker.department.name}：提交 1")
+
+
+def test_suggestions_report_cli_prints_a_row_per_department(
+    client, state, session, drain, tmp_path
+):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from tests.conftest import SECRET
+
+    _hr, _manager, _boss, worker = _chain(session)
+    _suggest(client, session, drain, worker)
+    env = {
+        "DATABASE_URL": state.engine.url.render_as_string(hide_password=False),
+        "BOT_SECRET_KEY": SECRET,
+        "BOT_VAR_DIR": str(tmp_path / "var"),
+    }
+    result = CliRunner().invoke(cli, ["suggestions", "report", "--month", "2026-11"], env=env)
+    assert result.exit_code == 0, result.output
+    dept, submitted, *_rest = result.output.splitlines()[0].split("\t")
+    assert (dept, submitted) == (worker.department.name, "1")
+    bad = CliRunner().invoke(cli, ["suggestions", "report", "--month", "11/2026"], env=env)
+    assert bad.exit_code == 2

@@ -158,3 +158,32 @@ def rewards_import(file: Path) -> None:
     with cli_session() as (session, _clock):
         report = import_rewards(session, text)
     _finish(report)
+
+
+@click.group("suggestions")
+def suggestions_group() -> None:
+    """Improvement suggestions (建议)."""
+
+
+@suggestions_group.command("report")
+@click.option("--month", default="", help="YYYY-MM (default: this month).")
+def suggestions_report(month: str) -> None:
+    """Per department: DEPARTMENT, SUBMITTED, ON_TIME (answered ≤ 72 h), LATE, ADOPTED,
+    IMPLEMENTED."""
+    from datetime import time
+
+    from bot.services.suggestions import month_counts
+
+    tz = cli_config().tz
+    with cli_session() as (session, clock):
+        now = clock.now()
+        try:
+            first = datetime.strptime(month, "%Y-%m").date() if month else now.astimezone(tz).date()
+        except ValueError:
+            raise click.BadParameter("expected YYYY-MM", param_hint="--month") from None
+        first = first.replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+        start, end = datetime.combine(first, time(), tz), datetime.combine(after, time(), tz)
+        for row in month_counts(session, start, end, now):
+            keys = ("dept", "submitted", "on_time", "late", "adopted", "implemented")
+            click.echo("\t".join(str(row[k]) for k in keys))

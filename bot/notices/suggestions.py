@@ -152,3 +152,13 @@ def stats_lines(rows: Sequence[dict[str, object]]) -> list[str]:
 def suggest_button(task_id: int, person_id: int, now: datetime, signer: Signer) -> Button:
     """💡 建议, signed for one person, about one task (0: none): the action `suggest`."""
     return Button(BUTTON_LABEL, signer.sign("suggest", task_id, person_id, now))
+
+
+def stats_card(month: str, rows: Sequence[dict[str, object]]) -> Card:
+    """HR's monthly counts as a card."""
+    return Card(
+        title=STATS_TITLE.format(month=month), lines=tuple(stats_lines(rows)), note=STATS_NOTE
+    )
+
+
+STATS_NOTE = "72 小时内答复：采纳、需讨论或不采纳都算答复。发送「建议 统计 2026-11」查看其他月份。"
