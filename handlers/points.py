@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot.context import HandlerContext
 from bot.models import Campaign, LedgerEntry
 from bot.notices.campaigns import award_text
+from bot.notices import rewards as reward_texts
 from bot.services import rewards
 from bot.services.ledger import balance, department_ranking, recent_entries
 from bot.timeutil import local_dt, month_start, week_start
@@ -31,7 +32,7 @@ def handle_points(ctx: HandlerContext, args: str) -> list[Message]:
     held = rewards.held(ctx.session, me.id)
     fields = [Field("余额", f"{total} 分")]
     if held:
-        fields += [Field("冻结", f"{held} 分（兑换审批中）"), Field("可用", f"{total - held} 分")]
+        fields += list(reward_texts.held_fields(total, held))
     fields += [Field("本周", f"{week} 分"), Field("本月", f"{month} 分")]
     return [Card(title=f"{me.name} 的积分", fields=tuple(fields), lines=("最近记录：", *lines))]
 

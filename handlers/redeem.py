@@ -9,7 +9,7 @@ from bot.models import Redemption
 from bot.notices import rewards as texts
 from bot.services import rewards as service
 from bot.signing import Action
-from cards import Button, Card, Field, Message, Text
+from cards import Button, Card, Message, Text
 
 MAX_BUTTONS = 6  # WeCom's button_interaction card shows at most six
 
@@ -50,11 +50,7 @@ def rewards_card(ctx: HandlerContext) -> Message:
         ]
     return Card(
         title=texts.LIST_TITLE,
-        fields=(
-            Field("余额", f"{money.balance} 分"),
-            Field("冻结", f"{money.held} 分"),
-            Field("可用", f"{max(money.available, 0)} 分"),
-        ),
+        fields=texts.wallet_fields(money.balance, money.held),
         lines=tuple(lines),
         buttons=tuple(buttons),
         note=texts.LIST_NOTE,

@@ -147,3 +147,17 @@ def tell_rejected(session: Session, redemption: Redemption, *, now: datetime) ->
         name=redemption.reward.title, reason=redemption.reason, cost=redemption.cost
     )
     enqueue(session, Text(text), now=now, recipient=redemption.employee)
+
+
+def wallet_fields(balance: int, held: int) -> tuple[Field, Field, Field]:
+    """余额, 冻结 and 可用 for the reward list."""
+    return (
+        Field("余额", f"{balance} 分"),
+        Field("冻结", f"{held} 分"),
+        Field("可用", f"{max(balance - held, 0)} 分"),
+    )
+
+
+def held_fields(balance: int, held: int) -> tuple[Field, Field]:
+    """冻结 and 可用 under 积分, while redemptions wait for HR."""
+    return (Field("冻结", f"{held} 分（兑换审批中）"), Field("可用", f"{balance - held} 分"))
