@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.context import HandlerContext
 from bot.models import Campaign, LedgerEntry
-from bot.notices.campaigns import award_text
 from bot.notices import rewards as reward_texts
+from bot.notices.campaigns import award_text
 from bot.services import rewards
 from bot.services.ledger import balance, department_ranking, recent_entries
 from bot.timeutil import local_dt, month_start, week_start
