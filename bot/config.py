@@ -31,6 +31,7 @@ class Config:
     public_url: str = "http://127.0.0.1:8000"
     env: str = "development"
     var_dir: Path = Path("var")
+    second_approval_points: int = 20
     platforms: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -114,6 +115,16 @@ def _check_platform(spec: PlatformSpec, env: Mapping[str, str]) -> dict[str, str
     return values
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """An optional positive integer variable. Raises ConfigError naming it."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}: expected a positive integer, got {raw!r}")
+    return int(raw)
+
+
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Build a Config from environment variables.
 
@@ -151,6 +162,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     api_token = env.get("BOT_API_TOKEN") or None
     if api_token is not None and len(api_token) < 16:
         raise ConfigError(f"BOT_API_TOKEN: expected at least 16 characters, got {len(api_token)}")
+    second_approval_points = _positive_int(env, "BOT_SECOND_APPROVAL_POINTS", 20)
     platforms = {}
     for spec in PLATFORMS.values():
         values = _check_platform(spec, env)
@@ -169,5 +181,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         public_url=public_url,
         env=bot_env,
         var_dir=var_dir,
+        second_approval_points=second_approval_points,
         platforms=platforms,
     )

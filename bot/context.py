@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.models import Employee
 from bot.ports import Event
 from bot.services.claims import ClaimContext
+from bot.services.review import SECOND_APPROVAL_DEFAULT
 from bot.signing import Signer
 
 
@@ -28,11 +29,17 @@ class HandlerContext:
     event: Event
     sender: Employee
     fetch_media: Callable[[str], bytes]
+    second_approval_points: int = SECOND_APPROVAL_DEFAULT
 
     @property
     def claims(self) -> ClaimContext:
         """The claim service's context."""
-        return ClaimContext(now=self.now, tz=self.tz, signer=self.signer)
+        return ClaimContext(
+            now=self.now,
+            tz=self.tz,
+            signer=self.signer,
+            second_approval_points=self.second_approval_points,
+        )
 
     def sign(self, name: str, object_id: int, arg: str = "") -> str:
         """A button value only the sender may press."""

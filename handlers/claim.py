@@ -10,9 +10,11 @@ from sqlalchemy import select
 from bot.context import HandlerContext
 from bot.errors import InvalidInput, NotFound
 from bot.models import Evidence, Rule
+from bot.notices import campaigns as campaign_notices
 from bot.notices import claims as notices
 from bot.outbox import close_card
-from bot.services.claims import check_evidence, claim_points, find_rule, likely_rules, submit_claim
+from bot.services.campaigns import rule_codes, running_campaigns
+from bot.services.claims import check_evidence, claim_award, find_rule, likely_rules, submit_claim
 from bot.services.conversation import forget, recall, remember
 from bot.services.evidence import store_photo
 from bot.signing import Action
@@ -43,7 +45,7 @@ def rule_pick_card(ctx: HandlerContext, evidence: Evidence) -> Card:
     )
     return Card(
         title=PICK_TITLE,
-        lines=("照片已收到，请选择对应的行为：",),
+        lines=("照片已收到，请选择对应的行为：", *campaign_lines(ctx)),
         buttons=buttons,
         note=PICK_HINT,
         key=pick_card_key(evidence.id),
@@ -60,7 +62,15 @@ def rules_card(ctx: HandlerContext) -> Card:
         lines.append(
             f"【{category}】" + "；".join(f"{r.code} {r.title} +{r.points}" for r in rules)
         )
-    return Card(title=RULES_TITLE, lines=tuple(lines), note=RULES_HINT)
+    return Card(title=RULES_TITLE, lines=(*campaign_lines(ctx), *lines), note=RULES_HINT)
+
+
+def campaign_lines(ctx: HandlerContext) -> list[str]:
+    """One line per running campaign, so the bonus on the next screen is no surprise."""
+    return [
+        campaign_notices.running_line(c, rule_codes(ctx.session, c), ctx.tz)
+        for c in running_campaigns(ctx.session, ctx.now)
+    ]
 
 
 def _submit(
@@ -82,7 +92,7 @@ def _submit(
     return Text(
         notices.CLAIM_SUBMITTED.format(
             rule=f"{rule.code} {rule.title}",
-            points=claim_points(ctx.session, claim),
+            award=claim_award(ctx.session, claim).text(),
             approver=claim.approver.name,
         )
     )

@@ -14,8 +14,13 @@ HELP_LINES = (
     "申领：查看全部规则编号",
     "签到：本周签到，连续 4 周得半天调休",
     "点赞 <姓名或工号> [理由]：夸夸同事",
+    "建议 <内容>：提改善建议，主管 72 小时内答复",
+    "兑换：用积分兑换礼品、调休、晋升评审优先",
+    "能力：我的能力雷达和人才标签",
+    "任务：我的待办",
 )
-SUPERVISOR_LINES = ("待审：查看待我审核的申领",)
+SUPERVISOR_LINES = ("待审：查看待我审核（含复核）的申领",)
+HR_LINES = ("复核：近 30 天需要关注的审批", "建议 统计 [2026-11]：各部门建议和答复情况")
 UNKNOWN_PREFIX = "没看懂「{text}」，可以这样用："
 COMING_SOON = "「{name}」功能即将开放，敬请期待。发送「帮助」查看现在可用的指令。"
 
@@ -23,6 +28,7 @@ COMING_SOON = "「{name}」功能即将开放，敬请期待。发送「帮助�
 def help_card(ctx: HandlerContext, unknown: str | None = None) -> Card:
     """The help card; supervisors also see 待审."""
     lines = HELP_LINES + (SUPERVISOR_LINES if ctx.sender.is_supervisor else ())
+    lines += HR_LINES if ctx.sender.role in ("hr", "admin") else ()
     if unknown:
         lines = (UNKNOWN_PREFIX.format(text=unknown[:20]), *lines)
     return Card(title=HELP_TITLE, lines=lines)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.context import HandlerContext
+from bot.models import Campaign, LedgerEntry
+from bot.notices import rewards as reward_texts
+from bot.notices.campaigns import award_text
+from bot.services import rewards
 from bot.services.ledger import balance, department_ranking, recent_entries
 from bot.timeutil import local_dt, month_start, week_start
 from cards import Card, Field, Message, Text
@@ -20,21 +26,35 @@ def handle_points(ctx: HandlerContext, args: str) -> list[Message]:
     total = balance(ctx.session, me.id)
     week = balance(ctx.session, me.id, week_start(ctx.now, ctx.tz))
     month = balance(ctx.session, me.id, month_start(ctx.now, ctx.tz))
-    lines = tuple(
-        f"{local_dt(e.created_at, ctx.tz)} {e.points:+d} {e.memo}"
-        for e in recent_entries(ctx.session, me.id, 5)
-    ) or ("还没有积分记录，发一张照片开始申领吧。",)
-    return [
-        Card(
-            title=f"{me.name} 的积分",
-            fields=(
-                Field("余额", f"{total} 分"),
-                Field("本周", f"{week} 分"),
-                Field("本月", f"{month} 分"),
-            ),
-            lines=("最近记录：", *lines),
-        )
-    ]
+    lines = tuple(entry_lines(ctx, recent_entries(ctx.session, me.id, 12))[:5]) or (
+        "还没有积分记录，发一张照片开始申领吧。",
+    )
+    held = rewards.held(ctx.session, me.id)
+    fields = [Field("余额", f"{total} 分")]
+    if held:
+        fields += list(reward_texts.held_fields(total, held))
+    fields += [Field("本周", f"{week} 分"), Field("本月", f"{month} 分")]
+    return [Card(title=f"{me.name} 的积分", fields=tuple(fields), lines=("最近记录：", *lines))]
+
+
+def entry_lines(ctx: HandlerContext, entries: list[LedgerEntry]) -> list[str]:
+    """One line per claim (its campaign bonuses folded in and named), one per other entry."""
+    names = {cid: name for cid, name in ctx.session.execute(select(Campaign.id, Campaign.name))}
+    groups: list[list[LedgerEntry]] = []
+    for e in entries:
+        same = groups and e.claim_id is not None and groups[-1][0].claim_id == e.claim_id
+        if same and e.reversal_of_id is None and groups[-1][0].reversal_of_id is None:
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    lines = []
+    for group in groups:
+        main = next((e for e in group if e.campaign_id is None), group[0])
+        bonuses = [(names.get(e.campaign_id or 0, "-"), e.points) for e in group if e.campaign_id]
+        total = sum(e.points for e in group)
+        shown = award_text(total, bonuses) if bonuses else f"{total:+d}"
+        lines.append(f"{local_dt(main.created_at, ctx.tz)} {shown} {main.memo}")
+    return lines
 
 
 def handle_rank(ctx: HandlerContext, args: str) -> list[Message]:

@@ -12,7 +12,21 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, checkin, claim, help, likes, notice, points, tasks
+from handlers import (
+    approval,
+    asks,
+    checkin,
+    claim,
+    help,
+    likes,
+    notice,
+    points,
+    redeem,
+    review,
+    skills,
+    suggestion,
+    tasks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +54,23 @@ COMMANDS: dict[str, CommandHandler] = {
     "checkin": checkin.handle_checkin,
     "点赞": likes.handle_like,
     "like": likes.handle_like,
+    "建议": suggestion.handle_suggest,
+    "suggest": suggestion.handle_suggest,
+    "能力": skills.handle_skills,
+    "skills": skills.handle_skills,
+    "兑换": redeem.handle_redeem,
+    "redeem": redeem.handle_redeem,
+    "复核": review.handle_flags,
+    "review": review.handle_flags,
 }
 LATER = {
-    "建议": "建议",
-    "suggest": "建议",
     "申诉": "申诉",
     "appeal": "申诉",
-    "兑换": "兑换",
-    "redeem": "兑换",
 }
 ACTIONS: dict[str, ActionHandler] = {
     "claim": claim.handle_claim_button,
+    "redeem": redeem.handle_redeem_button,
+    "suggest": suggestion.handle_suggest_button,
     "ask": asks.handle_ask,
     "ask_reason": asks.handle_reason,
     "ask_cancel": asks.handle_cancel,
@@ -61,7 +81,7 @@ ACTIONS: dict[str, ActionHandler] = {
 # Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
 SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks, notice, checkin)
+KIND_MODULES = (approval, tasks, notice, checkin, redeem, suggestion)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -83,6 +103,9 @@ def _on_text(ctx: HandlerContext) -> list[Message]:
     answered = asks.take_text(ctx)
     if answered is not None:
         return answered
+    drafted = suggestion.take_draft(ctx)
+    if drafted is not None:
+        return drafted
     return [help.help_card(ctx, unknown=ctx.event.text.strip() or None)]
 
 

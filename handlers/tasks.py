@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot import asks
-from bot.models import Task
+from bot.models import Ask, Task
 from bot.notices import tasks as notices
+from bot.notices.suggestions import suggest_button
 from bot.services.tasks import acknowledge_task, complete_task
-from cards import Message, Text
+from bot.signing import Signer
+from cards import Button, Message, Text
 
 
 def _on_answer(answer: asks.Answer) -> list[Message]:
@@ -21,11 +25,18 @@ def _on_answer(answer: asks.Answer) -> list[Message]:
     return [Text(notices.DONE_REPLY.format(title=title))]
 
 
+def _suggest_button(ask: Ask, person_id: int, now: datetime, signer: Signer) -> tuple[Button, ...]:
+    """💡 on every task card: a suggestion about this task (design §15)."""
+    task_id = int((ask.subject or "task:0").split(":")[1])
+    return (suggest_button(task_id, person_id, now, signer),)
+
+
 TASK_ALERT = asks.register(
     asks.AskKind(
         notices.ALERT_KIND,
         _on_answer,
         already_answered=notices.ALREADY_CLOSED,
         not_yours=notices.NOT_INVOLVED,
+        extra_buttons=_suggest_button,
     )
 )

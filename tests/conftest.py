@@ -158,6 +158,9 @@ def app(
         "BOT_MEDIA_DIR": str(tmp_path / "media"),
         "BOT_VAR_DIR": str(tmp_path / "var"),
         "BOT_ENV": "test",
+        # Most tests approve A01 (+20) in one step; tests of the second approval (design §15)
+        # set the default 20 back through `platform_env`.
+        "BOT_SECOND_APPROVAL_POINTS": "100",
         **platform_env,
     }
     config = load_config(env)

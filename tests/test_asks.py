@@ -16,6 +16,7 @@ from bot.db import session_scope
 from bot.errors import NotAllowed
 from bot.models import Ask, AskLog, AskState, AuditLog, Evidence, Outbox, Role, Task, TaskState
 from bot.notices import asks as texts
+from bot.notices.suggestions import BUTTON_LABEL as SUGGEST_LABEL
 from bot.notices.tasks import ACK_LABEL, ACKED_REPLY, DONE_LABEL, DONE_REPLY, NOT_INVOLVED
 from bot.services.tasks import create_task, task_ask
 from bot.services.workcal import set_setting, set_workday
@@ -75,7 +76,7 @@ def test_overdue_task_notifies_owner_and_supervisor_after_four_hours(state, sess
     drain()
     card = last_card(session, worker, "⏰")
     assert "首检报告未上传" in card.title
-    assert [b.label for b in card.buttons] == [ACK_LABEL, DONE_LABEL]
+    assert [b.label for b in card.buttons] == [ACK_LABEL, DONE_LABEL, SUGGEST_LABEL]
     assert len(_alerts(session, boss)) == 1 and _alerts(session, manager) == []
 
 
@@ -111,7 +112,7 @@ def test_acknowledge_stops_the_chain_and_updates_every_copy(client, state, sessi
     for who in (worker, boss):
         card = last_card(session, who, "⏰")
         assert "已确认 · " + worker.name in card.note
-        assert [b.label for b in card.buttons] == [DONE_LABEL]
+        assert [b.label for b in card.buttons] == [DONE_LABEL, SUGGEST_LABEL]
     clock.advance(days=2)
     assert _tick(state).due == 0
     drain()

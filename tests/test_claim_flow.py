@@ -170,5 +170,7 @@ def test_campaign_bonus_is_credited_and_named_in_the_total(client, session, drai
     ).all()
     assert [tuple(k) for k in kinds] == [("claim", 20), ("bonus", 2)]
     assert last(session, worker) == Text(
-        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=22, balance=22)
+        notices.CLAIM_APPROVED.format(
+            rule="发现模具磨损隐患并报修", award="+22 分（含上线推广 +2）", balance=22
+        )
     )

@@ -699,3 +699,43 @@ def test_group_sends_are_paced_at_20_per_minute(session, clock, drain, fake):
     clock.advance(seconds=61)
     drain()
     assert len([p for p, _ in fake.delivered if p == GROUP_SEND]) == 21
+
+
+# -- the points economy (design §15) ---------------------------------------------------------------
+
+HR_UID = "hr01"
+
+
+def test_redeem_tap_and_hr_approval_on_dingtalk(client, clock, session, fake, team, drain):
+    from bot.models import Reward, Role
+    from bot.notices import rewards as reward_texts
+    from bot.services.ledger import append_entry
+    from tests.factories import make_employee
+
+    _boss, worker, _ = team
+    hr = make_employee(session, name="周敏", role=Role.HR)
+    session.add(Identity(employee=hr, platform="dingtalk", external_id=HR_UID))
+    session.add(Reward(code="R01", title="定制保温杯", kind="goods", cost=100, stock=3))
+    append_entry(session, worker, 250, kind="adjust", memo="t", now=clock.now())
+    session.commit()
+    say(client, clock, WORKER, "兑换")
+    drain()
+    assert (
+        click(client, clock, last_card(fake, WORKER, reward_texts.LIST_TITLE), "R01", WORKER).json
+        == {}
+    )
+    drain()
+    assert click(client, clock, last_card(fake, HR_UID, "兑换申请"), "批准", HR_UID).json == {}
+    drain()
+    assert fake.texts_to(WORKER)[-1].startswith(
+        "🎁 兑换已批准：定制保温杯 -100 分，当前余额 150 分。"
+    )
+
+
+def test_suggestion_reaches_the_supervisor_on_dingtalk(client, clock, session, fake, team, drain):
+    say(client, clock, WORKER, "建议 冲床换模时用定位销")
+    drain()
+    card = last_card(fake, BOSS, "💡 改善建议")
+    assert click(client, clock, card, "需讨论", BOSS).json == {}
+    drain()
+    assert fake.texts_to(WORKER)[-1] == "💬 你的建议 #1：王主管 认为需要讨论，会找你沟通。"

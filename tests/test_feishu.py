@@ -719,3 +719,43 @@ def test_oversize_photo_is_refused_with_a_reason(feishu, fake, session, drain, t
     drain()
     assert fake.texts(WORKER) == [PHOTO_TOO_LARGE]
     assert session.scalar(select(func.count(Claim.id))) == 0
+
+
+# -- the points economy (design §15) ---------------------------------------------------------------
+
+HR_OPEN_ID = "ou_hr"
+
+
+def test_redeem_tap_and_hr_approval_on_feishu(feishu, fake, session, drain, team, clock):
+    from bot.models import Reward, Role
+    from bot.notices import rewards as reward_texts
+    from bot.services.ledger import append_entry
+    from tests.factories import make_employee
+
+    _boss, worker, _ = team
+    hr = make_employee(session, name="周敏", role=Role.HR)
+    session.add(Identity(employee=hr, platform="feishu", external_id=HR_OPEN_ID))
+    session.add(Reward(code="R01", title="定制保温杯", kind="goods", cost=100, stock=3))
+    append_entry(session, worker, 250, kind="adjust", memo="t", now=clock.now())
+    session.commit()
+    feishu.text(WORKER, "兑换")
+    drain()
+    assert (
+        feishu.press(WORKER, fake.last_card(WORKER, reward_texts.LIST_TITLE), "R01").json
+        == CARD_ACK
+    )
+    drain()
+    assert feishu.press(HR_OPEN_ID, fake.last_card(HR_OPEN_ID, "兑换申请"), "批准").json == CARD_ACK
+    drain()
+    assert fake.texts(WORKER)[-1].startswith("🎁 兑换已批准：定制保温杯 -100 分，当前余额 150 分。")
+
+
+def test_suggestion_reaches_the_supervisor_on_feishu(feishu, fake, session, drain, team):
+    feishu.text(WORKER, "建议 冲床换模时用定位销")
+    drain()
+    card = fake.last_card(BOSS, "💡 改善建议")
+    assert feishu.press(BOSS, card, "不采纳").json == CARD_ACK
+    drain()
+    feishu.text(BOSS, "已有类似方案在试行")
+    drain()
+    assert fake.texts(WORKER)[-1].startswith("你的建议 #1 暂不采纳（王主管）")

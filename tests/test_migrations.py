@@ -138,3 +138,34 @@ def test_upgrade_keeps_chats_pending_approvals_and_task_chains(old_url, tmp_path
     with state.session_factory() as s:
         assert "首检报告未上传" in last_card(s, worker, "我的待办").lines[0]
     state.engine.dispose()
+
+
+@pytest.mark.parametrize("old_url", ["sqlite", "postgresql"], indirect=True)
+def test_upgrade_to_the_economy_counts_past_approvals_and_adds_the_suggestion_chain(old_url):
+    """Approved claims before revision 0013 become stage-1 approvals, so the 30-day review
+    signals see them; pending ones do not."""
+    upgrade(old_url, "0007")
+    engine = create_engine(old_url)
+    with engine.begin() as conn:
+        boss = _insert(conn, "employees", employee_no="S1", name="王主管", role="supervisor",
+                       active=True, created_at=T0)  # fmt: skip
+        worker = _insert(conn, "employees", employee_no="W1", name="张伟", role="worker",
+                         supervisor_id=boss, active=True, created_at=T0)  # fmt: skip
+        rule = conn.execute(text("SELECT id FROM rules WHERE code = 'A03'")).scalar_one()
+        done = _insert(conn, "claims", employee_id=worker, rule_id=rule, state="approved",
+                       approver_id=boss, decided_by_id=boss, decided_at=T0, points_credited=12,
+                       created_at=T0)  # fmt: skip
+        _insert(conn, "claims", employee_id=worker, rule_id=rule, state="pending",
+                approver_id=boss, created_at=T0)  # fmt: skip
+    upgrade(old_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT claim_id, stage, approver_id, claimant_id, points FROM claim_approvals")
+        ).all()
+        steps = conn.execute(
+            text("SELECT steps FROM escalation_policies WHERE name = 'suggestion'")
+        ).scalar_one()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [(done, 1, boss, worker, 12)]
+    steps = json.loads(steps) if isinstance(steps, str) else steps
+    assert [s["wait_minutes"] for s in steps] == [2880, 1440]

@@ -89,7 +89,7 @@ def test_a_fifth_platform_carries_the_photo_claim_to_the_ledger(state, driver, s
     assert driver.last_message(worker_id) == Delivered(
         "text",
         notices.CLAIM_SUBMITTED.format(
-            rule="A01 发现模具磨损隐患并报修", points=20, approver="王主管"
+            rule="A01 发现模具磨损隐患并报修", award="+20 分", approver="王主管"
         ),
     )
     card = driver.last_card(boss_id, f"待审核申领 #{claim.id}")
@@ -105,10 +105,11 @@ def test_a_fifth_platform_carries_the_photo_claim_to_the_ledger(state, driver, s
     assert balance(session, worker.id) == 20
     assert session.scalar(select(func.count(LedgerEntry.id))) == 1
     assert driver.last_message(worker_id) == Delivered(
-        "text", notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", points=20, balance=20)
+        "text",
+        notices.CLAIM_APPROVED.format(rule="发现模具磨损隐患并报修", award="+20 分", balance=20),
     )
     assert driver.last_message(boss_id) == Delivered(
-        "text", APPROVED_ACK.format(claim_id=claim.id, name=worker.name, points=20)
+        "text", APPROVED_ACK.format(claim_id=claim.id, name=worker.name, award="+20 分")
     )
     done = driver.last_card(boss_id, "待审核申领")
     assert done.buttons == () and done.status == "已通过 · 王主管 · 10:00"

@@ -139,7 +139,7 @@ def test_photo_and_rule_submit_a_claim_and_send_the_supervisor_an_approval_card(
     claim = claim_by_photo(driver, session, drain, team)
     assert claim.state == ClaimState.PENDING and claim.evidence_id is not None
     assert driver.last_message(team.worker.uid) == said(
-        notices.CLAIM_SUBMITTED.format(rule=f"A01 {RULE}", points=20, approver="王主管")
+        notices.CLAIM_SUBMITTED.format(rule=f"A01 {RULE}", award="+20 分", approver="王主管")
     )
     # The rule card no longer offers buttons once used, and says what was chosen.
     pick = driver.last_card(team.worker.uid, PICK_TITLE)
@@ -159,10 +159,10 @@ def test_approval_credits_the_ledger_and_tells_the_worker(driver, session, drain
     assert claim.state == ClaimState.APPROVED and claim.decided_by_id == team.boss.employee.id
     assert balance(session, team.worker.employee.id) == 20
     assert driver.last_message(team.worker.uid) == said(
-        notices.CLAIM_APPROVED.format(rule=RULE, points=20, balance=20)
+        notices.CLAIM_APPROVED.format(rule=RULE, award="+20 分", balance=20)
     )
     assert driver.last_message(team.boss.uid) == said(
-        APPROVED_ACK.format(claim_id=claim.id, name=team.worker.employee.name, points=20)
+        APPROVED_ACK.format(claim_id=claim.id, name=team.worker.employee.name, award="+20 分")
     )
     card = driver.last_card(team.boss.uid, APPROVAL)
     assert card.buttons == () and card.status == "已通过 · 王主管 · 10:00"
@@ -227,11 +227,11 @@ def test_same_click_delivered_three_times_is_processed_once(driver, session, dra
     assert balance(session, team.worker.employee.id) == 20
     assert count(session, LedgerEntry.id) == 1
     assert driver.told(team.worker.uid)[told_worker:] == [
-        notices.CLAIM_APPROVED.format(rule=RULE, points=20, balance=20)
+        notices.CLAIM_APPROVED.format(rule=RULE, award="+20 分", balance=20)
     ]
     # One confirmation, and no "already decided" answer to the repeats.
     assert driver.told(team.boss.uid)[told_boss:] == [
-        APPROVED_ACK.format(claim_id=claim.id, name=team.worker.employee.name, points=20)
+        APPROVED_ACK.format(claim_id=claim.id, name=team.worker.employee.name, award="+20 分")
     ]
     assert driver.updates(driver.last_card(team.boss.uid, APPROVAL)) == 1
 

@@ -187,7 +187,13 @@ def test_daily_tasks_tell_each_worker_what_they_can_earn_today(state, session):
     rows = {r.recipient_id: r.payload for r in _outbox(session)}
     assert set(rows) == {worker.id, other.id}  # workers only, not the supervisor
     lines = rows[worker.id]["lines"]
-    assert lines[:3] == [RULES_HEADER, "· A04 按时完成首检并上传影像 +5", "· B02 完成工位5S点检 +5"]
+    # The rule's points are what a claim earns today, the campaign's bonus named.
+    assert lines[:3] == [
+        RULES_HEADER,
+        "· A04 按时完成首检并上传影像 +7（含推广期 +2）",
+        "· B02 完成工位5S点检 +7（含推广期 +2）",
+    ]
+    assert [b[0] for b in rows[worker.id]["buttons"]] == ["💡 建议"]
     assert "· 推广期：每次申领 +2（至 12-31 00:00）" in lines
     assert lines[-2:] == [TASKS_HEADER, "· 更换 3 号模具（截止 11-26 16:00）"]
 

@@ -513,3 +513,65 @@ def test_click_during_a_failed_card_update_keeps_the_newer_code(
     drain()
     closed = [u for u in fake.updates() if u["template_card"]["task_id"] == card["task_id"]]
     assert [u["response_code"] for u in closed] == ["rc-approve-2"]
+
+
+# -- the points economy (design §15) ---------------------------------------------------------------
+
+HR_UID = "zhoumin"
+
+
+def _hr_and_reward(session, worker):
+    from bot.models import Reward, Role
+    from tests.factories import make_employee
+
+    hr = make_employee(session, name="周敏", role=Role.HR)
+    session.add(Identity(employee=hr, platform="wecom", external_id=HR_UID))
+    session.add(Reward(code="R01", title="定制保温杯", kind="goods", cost=100, stock=3))
+    session.commit()
+    return hr
+
+
+def test_redeem_tap_and_hr_approval_on_wecom(wecom, fake, drain, session, team, clock):
+    from bot.notices import rewards as reward_texts
+    from bot.services.ledger import append_entry
+
+    _boss, worker, _ = team
+    _hr_and_reward(session, worker)
+    append_entry(session, worker, 250, kind="adjust", memo="t", now=clock.now())
+    session.commit()
+    wecom.text(WORKER, "兑换")
+    drain()
+    offer = last_card(fake, WORKER, reward_texts.LIST_TITLE)
+    wecom.click(WORKER, offer["task_id"], button_key(offer, "R01"), "rc-redeem")
+    drain()
+    ask = last_card(fake, HR_UID, "兑换申请")
+    assert [b["text"] for b in ask["button_list"]] == ["批准", "拒绝"]
+    wecom.click(HR_UID, ask["task_id"], button_key(ask, "批准"), "rc-hr")
+    drain()
+    assert fake.texts(WORKER)[-1].startswith("🎁 兑换已批准：定制保温杯 -100 分，当前余额 150 分。")
+
+
+def test_suggestion_reaches_the_supervisor_on_wecom(wecom, fake, drain, session, team):
+    from bot.notices import suggestions as texts
+
+    _boss, _worker, _ = team
+    wecom.text(WORKER, "建议 冲床换模时用定位销")
+    drain()
+    card = last_card(fake, BOSS, "💡 改善建议")
+    assert [b["text"] for b in card["button_list"]] == ["采纳", "需讨论", "不采纳"]
+    wecom.click(BOSS, card["task_id"], button_key(card, "采纳"), "rc-adopt")
+    drain()
+    assert fake.texts(WORKER)[-1].startswith("👍 你的建议 #1 已被 王主管 采纳")
+    assert last_card(fake, BOSS, texts.IMPLEMENT_CARD_TITLE.format(id=1)[:6])
+
+
+def test_skills_radar_is_sent_as_an_image_on_wecom(wecom, fake, drain, session, team, clock):
+    from bot.services.ledger import append_entry
+
+    _boss, worker, _ = team
+    append_entry(session, worker, 30, kind="claim", memo="t", now=clock.now(), category="设备")
+    session.commit()
+    wecom.text(WORKER, "能力")
+    drain()
+    kinds = [m["msgtype"] for m in fake.sent(WORKER)]
+    assert "image" in kinds and fake.uploads

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.asks.kinds import Answer, Choice, Needs, choice_of, choices_of, kind_of
+from bot.asks.kinds import KINDS, Answer, Choice, Needs, choice_of, choices_of, kind_of
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
 from bot.models import Ask, AskLog, AskState, AuditLog, Employee, EscalationPolicy
 from bot.notices import asks as texts
@@ -150,12 +150,16 @@ def may_answer(session: Session, ask: Ask, person: Employee) -> bool:
 def choice_buttons(
     ask: Ask, person_id: int, *, now: datetime, signer: Signer
 ) -> tuple[Button, ...]:
-    """The ask's open choices as buttons signed for `person_id`."""
-    return tuple(
+    """The ask's open choices as buttons signed for `person_id`, then its kind's own."""
+    choices = tuple(
         Button(c.label, signer.sign("ask", ask.id, person_id, now, c.key), c.style)
         for c in choices_of(ask)
         if c.final or ask.state == AskState.OPEN
     )
+    kind = KINDS.get(ask.kind)
+    if kind is None or kind.extra_buttons is None:
+        return choices
+    return choices + kind.extra_buttons(ask, person_id, now, signer)
 
 
 def ack_button(ask: Ask, person_id: int, *, now: datetime, signer: Signer) -> Button:

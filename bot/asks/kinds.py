@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot.models import Ask, Employee
 from bot.notices import asks as texts
 from bot.signing import Signer
-from cards import Message
+from cards import Button, Message
 
 
 class Needs:
@@ -111,13 +111,19 @@ class Answer:
 
 @dataclass(frozen=True)
 class AskKind:
-    """A kind of ask and its handler; `already_answered` and `not_yours` are its refusals."""
+    """A kind of ask and its handler; `already_answered` and `not_yours` are its refusals.
+
+    `extra_buttons(ask, person_id, now, signer)` may add buttons of the feature's own next to
+    the choices on every live copy a person who may answer gets (e.g. 💡 on task cards): they
+    are ordinary signed actions, not answers, and leave the ask as it is.
+    """
 
     name: str
     on_answer: Callable[[Answer], list[Message]]
     already_answered: str = texts.ALREADY_ANSWERED
     not_yours: str = texts.NOT_YOURS
     extra: dict[str, Any] = field(default_factory=dict)
+    extra_buttons: Callable[[Ask, int, datetime, Signer], tuple[Button, ...]] | None = None
 
 
 KINDS: dict[str, AskKind] = {}

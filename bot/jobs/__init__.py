@@ -33,7 +33,7 @@ from bot.signing import Signer
 
 
 def _registry() -> dict[str, JobSpec]:
-    from bot.jobs import approvals, daily, leaderboard, reviews, star, tick
+    from bot.jobs import approvals, daily, leaderboard, reviews, star, suggestions, tick
     from bot.jobs import ledger as ledger_jobs
 
     specs = [
@@ -58,6 +58,15 @@ def _registry() -> dict[str, JobSpec]:
             ranked_month_period,
             # :33, not :30 — WeCom and Feishu ask callers to avoid :00 and :30 (platforms.md §2).
             lambda tz, j: CronTrigger(day="1-10", hour=9, minute=33, timezone=tz, jitter=j or None),
+            gate=lambda cal, now: (
+                (d := now.astimezone(cal.tz).date()) == cal.first_workday_of_month(d.year, d.month)
+            ),
+        ),
+        JobSpec(
+            "monthly_suggestions",
+            suggestions.run_monthly_suggestions,
+            ranked_month_period,
+            lambda tz, j: CronTrigger(day="1-10", hour=9, minute=37, timezone=tz, jitter=j or None),
             gate=lambda cal, now: (
                 (d := now.astimezone(cal.tz).date()) == cal.first_workday_of_month(d.year, d.month)
             ),

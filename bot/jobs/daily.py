@@ -8,6 +8,7 @@ nothing in any of the three gets nothing (no empty pushes).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,9 @@ from bot.models import (
     Task,
     TaskState,
 )
+from bot.notices.suggestions import suggest_button
 from bot.outbox import enqueue_many
+from bot.services.campaigns import award_for
 from bot.timeutil import local_dt
 from cards import Card
 
@@ -89,11 +92,14 @@ def open_tasks_by_owner(session: Session) -> dict[int, list[Task]]:
 def daily_card(
     rules: list[Rule], campaigns: list[Campaign], tasks: list[Task], ctx: JobContext
 ) -> Card | None:
-    """The card for one worker, or None when there is nothing to say."""
+    """The card for one worker, or None when there is nothing to say. A rule's points are
+    what a claim made now earns, campaign bonuses named (`+22（含上线推广 +2）`)."""
     lines: list[str] = []
     if rules:
         lines.append(RULES_HEADER)
-        lines += [f"· {r.code} {r.title} +{r.points}" for r in rules]
+        lines += [
+            f"· {r.code} {r.title} {award_for(ctx.session, r, ctx.now).short()}" for r in rules
+        ]
     if campaigns:
         lines.append(CAMPAIGNS_HEADER)
         lines += [
@@ -131,6 +137,7 @@ def run_daily_tasks(ctx: JobContext) -> str:
         if card is None:
             skipped += 1
             continue
-        rows.append((person.id, card.to_dict()))
+        button = suggest_button(0, person.id, ctx.now, ctx.signer)
+        rows.append((person.id, replace(card, buttons=(button,)).to_dict()))
     sent = enqueue_many(session, rows, ctx.now)
     return f"sent={sent} nothing_to_say={skipped}"

@@ -7,7 +7,15 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
 from bot.models.claims import Campaign, Claim, ClaimState, Evidence, Rule
-from bot.models.economy import Redemption, RedemptionState, Reward, RewardKind
+from bot.models.economy import (
+    CampaignRule,
+    Redemption,
+    RedemptionState,
+    Reward,
+    RewardKind,
+    Suggestion,
+    SuggestionState,
+)
 from bot.models.ledger import (
     LedgerCheckpoint,
     LedgerEntry,
@@ -24,6 +32,7 @@ from bot.models.messaging import (
     Outbox,
 )
 from bot.models.org import Department, DepartmentChat, Employee, Identity, Role
+from bot.models.review import ClaimApproval, ReviewFlag
 from bot.models.reviews import Broadcast, Checkin, Like, Survey, SurveyAnswer, SurveyRater
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
@@ -36,10 +45,12 @@ __all__ = [
     "Base",
     "CalendarDay",
     "Campaign",
+    "CampaignRule",
     "CardCopy",
     "CardState",
     "Checkin",
     "Claim",
+    "ClaimApproval",
     "ClaimState",
     "ConversationState",
     "Department",
@@ -60,6 +71,7 @@ __all__ = [
     "Outbox",
     "Redemption",
     "RedemptionState",
+    "ReviewFlag",
     "Reward",
     "RewardKind",
     "Rule",
@@ -70,6 +82,8 @@ __all__ = [
     "Survey",
     "SurveyAnswer",
     "SurveyRater",
+    "Suggestion",
+    "SuggestionState",
     "Task",
     "TaskState",
     "UTCDateTime",

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from bot.asks.kinds import Choice, Needs
-from bot.models import Claim, ClaimState, Employee, Rule
+from bot.models import Claim, ClaimState, Employee, ReviewFlag, Rule
+from bot.notices import review
 from bot.outbox import enqueue
 from bot.timeutil import local_dt
 from cards import Card, Field, Text
 
-CLAIM_SUBMITTED = "✅ 已提交申领：{rule}（{points:+d} 分），等待 {approver} 审核。"
-CLAIM_APPROVED = "🎉 申领通过：{rule} +{points} 分，当前余额 {balance} 分。"
+if TYPE_CHECKING:
+    from bot.services.campaigns import Award
+
+CLAIM_SUBMITTED = "✅ 已提交申领：{rule} {award}，等待 {approver} 审核。"
+CLAIM_APPROVED = "🎉 申领通过：{rule} {award}，当前余额 {balance} 分。"
 CLAIM_REJECTED = "❌ 申领被驳回：{rule}\n原因：{reason}\n如有异议可发送「申诉」。"
 ALREADY_DECIDED = "该申领已由 {name} 于 {time} 处理（{outcome}），无需重复操作。"
 NOT_YOUR_CLAIM = "只有 {name} 的主管可以审核这条申领。"
@@ -69,25 +75,41 @@ def approval_choices(claim_id: int) -> tuple[Choice, Choice]:
 
 
 def approval_card(
-    claim: Claim, rule: Rule, claimant: Employee, *, tz: ZoneInfo, points: int
+    claim: Claim,
+    rule: Rule,
+    claimant: Employee,
+    *,
+    tz: ZoneInfo,
+    award: Award,
+    flags: Sequence[ReviewFlag] = (),
 ) -> Card:
-    """The approval card's content: photo, rule, points, claimant, time (the asks engine adds
-    通过/驳回, signed for each approver)."""
+    """The approval card's content: photo, rule, points (bonuses named), claimant, time, and
+    what the review found at submission: an old photo, a second approval to come (the asks
+    engine adds 通过/驳回, signed for each approver)."""
     fields = [
         Field(
             "申领人",
             f"{claimant.name}（{claimant.department.name if claimant.department else '-'}）",
         ),
         Field("规则", f"{rule.code} {rule.title}"),
-        Field("积分", f"{points:+d} 分"),
+        Field("积分", award.text()),
         Field("时间", local_dt(claim.created_at, tz)),
     ]
     if claim.note:
         fields.append(Field("备注", claim.note))
+    note = None
+    for flag in flags:
+        if flag.signal == "old_photo":
+            taken = local_dt(datetime.fromisoformat(flag.detail["taken"]), tz)
+            warning = review.PHOTO_WARNING.format(taken=taken, days=flag.detail["days"])
+            fields.append(Field(review.PHOTO_WARNING_LABEL, warning))
+        elif flag.signal == "points":
+            note = review.SECOND_NOTE.format(threshold=flag.detail["threshold"])
     return Card(
         title=f"待审核申领 #{claim.id}",
         fields=tuple(fields),
         image=f"evidence:{claim.evidence_id}" if claim.evidence_id else None,
+        note=note,
     )
 
 
@@ -99,10 +121,22 @@ def approval_title(claim: Claim, rule: Rule, claimant: Employee) -> str:
 
 
 def tell_claimant_approved(
-    session: Session, claim: Claim, *, points: int, balance: int, now: datetime
+    session: Session, claim: Claim, *, award: Award, balance: int, now: datetime
 ) -> None:
-    """通过 +N 分 and the new balance, to the claimant."""
-    text = CLAIM_APPROVED.format(rule=claim.rule.title, points=points, balance=balance)
+    """通过 +N 分 (bonuses named) and the new balance, to the claimant."""
+    text = CLAIM_APPROVED.format(rule=claim.rule.title, award=award.text(), balance=balance)
+    enqueue(session, Text(text), now=now, recipient=claim.employee)
+
+
+def tell_claimant_held(
+    session: Session, claim: Claim, approver: Employee, reviewer: Employee, award: Award,
+    *, now: datetime,
+) -> None:  # fmt: skip
+    """初审通过, waiting for the second approval, to the claimant."""
+    text = review.HELD_CLAIMANT.format(
+        claim_id=claim.id, rule=claim.rule.title, approver=approver.name,
+        award=award.text(), second=reviewer.name,
+    )  # fmt: skip
     enqueue(session, Text(text), now=now, recipient=claim.employee)
 
 

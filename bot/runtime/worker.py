@@ -226,6 +226,7 @@ class Worker:
             event=event,
             sender=sender,
             fetch_media=fetch_media,
+            second_approval_points=self.state.config.second_approval_points,
         )
         assert self.state.dispatch is not None, "the app wires the router in"
         for reply in self.state.dispatch(ctx):

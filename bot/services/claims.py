@@ -11,9 +11,21 @@ from sqlalchemy.orm import Session
 
 from bot import asks
 from bot.errors import BotError, InvalidInput, LimitReached, NotAllowed, NotFound
-from bot.models import AuditLog, Campaign, Claim, ClaimState, Employee, Evidence, Rule
+from bot.models import (
+    AuditLog,
+    Campaign,
+    Claim,
+    ClaimApproval,
+    ClaimState,
+    Employee,
+    Evidence,
+    Rule,
+)
 from bot.notices import claims as notices
 from bot.notices import ledger as ledger_notices
+from bot.notices import review as review_notices
+from bot.services import review
+from bot.services.campaigns import Award, award_for, campaigns_for
 from bot.services.evidence import find_duplicate_claim
 from bot.services.ledger import append_entry, balance
 from bot.services.people import approvers_of, can_approve
@@ -32,6 +44,7 @@ class ClaimContext:
     now: datetime
     tz: ZoneInfo
     signer: Signer
+    second_approval_points: int = review.SECOND_APPROVAL_DEFAULT
 
 
 def find_rule(session: Session, code: str) -> Rule:
@@ -110,24 +123,17 @@ def check_caps(session: Session, employee: Employee, rule: Rule, ctx: ClaimConte
 
 def active_campaigns(session: Session, rule: Rule, when: datetime) -> list[Campaign]:
     """Campaigns whose bonus applies to a claim made at `when` under `rule`."""
-    return list(
-        session.scalars(
-            select(Campaign)
-            .where(
-                Campaign.active.is_(True),
-                Campaign.starts_at <= when,
-                Campaign.ends_at > when,
-                (Campaign.category.is_(None)) | (Campaign.category == rule.category),
-            )
-            .order_by(Campaign.id)
-        )
-    )
+    return campaigns_for(session, rule, when)
+
+
+def claim_award(session: Session, claim: Claim) -> Award:
+    """What the claim earns: base points and the bonuses of the campaigns it was made in."""
+    return award_for(session, claim.rule, claim.created_at)
 
 
 def claim_points(session: Session, claim: Claim) -> int:
     """Base points plus campaign bonuses the claim would earn."""
-    bonus = sum(c.bonus_points for c in active_campaigns(session, claim.rule, claim.created_at))
-    return claim.rule.points + bonus
+    return claim_award(session, claim).total
 
 
 def check_evidence(session: Session, employee: Employee, evidence: Evidence, tz: ZoneInfo) -> None:
@@ -188,6 +194,8 @@ def submit_claim(
     )
     session.add(claim)
     session.flush()
+    award = claim_award(session, claim)
+    flags = review.flag_submission(session, claim, award.total, ctx.second_approval_points, ctx.now)
     hours = float(get_setting(session, "approval_reminder", REMINDER_DEFAULT)["after_hours"])
     asks.open_ask(
         session,
@@ -196,9 +204,7 @@ def submit_claim(
         owner=approvers[0],
         delegates=approvers[1:],
         title=notices.approval_title(claim, rule, employee),
-        card=notices.approval_card(
-            claim, rule, employee, tz=ctx.tz, points=claim_points(session, claim)
-        ),
+        card=notices.approval_card(claim, rule, employee, tz=ctx.tz, award=award, flags=flags),
         choices=notices.approval_choices(claim.id),
         now=ctx.now,
         signer=ctx.signer,
@@ -235,13 +241,46 @@ def ensure_decidable(claim: Claim, actor: Employee) -> None:
 
 
 def approve_claim(session: Session, claim_id: int, actor: Employee, ctx: ClaimContext) -> Claim:
-    """Approve: credit base points and campaign bonuses, tell the claimant.
+    """Approve: credit base points and campaign bonuses and tell the claimant; or, when the
+    claim is flagged or worth the second-approval threshold, hold it for a second approval
+    (the claim stays pending; see bot.services.review).
 
     Raises:
-        BotError: no longer pending, not the approver, own claim.
+        BotError: no longer pending, not the approver, own claim, already approved once, or
+        nobody to give the second approval.
     """
     claim = get_claim_for_update(session, claim_id)
     ensure_decidable(claim, actor)
+    award = claim_award(session, claim)
+    if hold_for_review(session, claim, actor, award, ctx):
+        return claim
+    return credit_claim(session, claim, actor, ctx)
+
+
+def hold_for_review(
+    session: Session, claim: Claim, actor: Employee, award: Award, ctx: ClaimContext
+) -> bool:
+    """Record the stage-1 approval; True when the claim now waits for a second approval."""
+    if review.first_approval(session, claim.id) is not None:
+        raise BotError(review_notices.AWAITING_SECOND.format(name=claim.employee.name))
+    flags = review.record_approval(session, claim, actor, award.total, stage=1, now=ctx.now)
+    if not flags:
+        return False
+    hold = review.hold_for_second_approval(
+        session, claim, actor, flags, award=award.text(), now=ctx.now, tz=ctx.tz,
+        signer=ctx.signer,
+    )  # fmt: skip
+    notices.tell_claimant_held(session, claim, actor, hold.reviewers[0], award, now=ctx.now)
+    _audit(session, actor, "claim.approve_first", claim,
+           {"points": award.total, "signals": [f.signal for f in flags]}, ctx.now)  # fmt: skip
+    return True
+
+
+def credit_claim(
+    session: Session, claim: Claim, actor: Employee, ctx: ClaimContext, *, tell: bool = True
+) -> Claim:
+    """Credit an approved claim (base points, then each campaign's bonus) and, with `tell`,
+    tell the claimant; `actor` is who decided last."""
     rule = claim.rule
     total = 0
     entry = append_entry(
@@ -275,9 +314,11 @@ def approve_claim(session: Session, claim_id: int, actor: Employee, ctx: ClaimCo
     claim.state = ClaimState.APPROVED
     claim.decided_by, claim.decided_at, claim.points_credited = actor, ctx.now, total
     session.flush()
-    notices.tell_claimant_approved(
-        session, claim, points=total, balance=balance(session, claim.employee_id), now=ctx.now
-    )
+    if tell:
+        notices.tell_claimant_approved(
+            session, claim, award=claim_award(session, claim),
+            balance=balance(session, claim.employee_id), now=ctx.now,
+        )  # fmt: skip
     _audit(session, actor, "claim.approve", claim, {"points": total}, ctx.now)
     return claim
 
@@ -313,6 +354,7 @@ def pending_for(session: Session, approver: Employee, limit: int = 10) -> tuple[
         Claim.state == ClaimState.PENDING,
         Claim.employee_id.in_(reports),
         Claim.employee_id != approver.id,
+        ~select(ClaimApproval.id).where(ClaimApproval.claim_id == Claim.id).exists(),
     )
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     claims = list(session.scalars(query.order_by(Claim.created_at, Claim.id).limit(limit)))
