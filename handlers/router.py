@@ -12,7 +12,18 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, checkin, claim, help, likes, notice, points, tasks
+from handlers import (
+    approval,
+    asks,
+    checkin,
+    claim,
+    help,
+    likes,
+    notice,
+    points,
+    surveys,
+    tasks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +72,7 @@ ACTIONS: dict[str, ActionHandler] = {
 # Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
 SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks, notice, checkin)
+KIND_MODULES = (approval, tasks, notice, checkin, surveys)
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -18,7 +18,15 @@ from bot.models.messaging import (
     Outbox,
 )
 from bot.models.org import Department, DepartmentChat, Employee, Identity, Role
-from bot.models.reviews import Broadcast, Checkin, Like, Survey, SurveyAnswer, SurveyRater
+from bot.models.reviews import (
+    Broadcast,
+    Checkin,
+    Like,
+    Survey,
+    SurveyAnswer,
+    SurveyRater,
+    SurveyRelease,
+)
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
 __all__ = [
@@ -62,6 +70,7 @@ __all__ = [
     "Survey",
     "SurveyAnswer",
     "SurveyRater",
+    "SurveyRelease",
     "Task",
     "TaskState",
     "UTCDateTime",
