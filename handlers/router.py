@@ -17,6 +17,7 @@ from handlers import (
     asks,
     checkin,
     claim,
+    factpack,
     help,
     likes,
     notice,
@@ -51,6 +52,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "checkin": checkin.handle_checkin,
     "点赞": likes.handle_like,
     "like": likes.handle_like,
+    "面谈": factpack.handle_factpack,
+    "1on1": factpack.handle_factpack,
 }
 LATER = {
     "建议": "建议",
