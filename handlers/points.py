@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import HandlerContext
+from bot.notices.reviews import VOUCHER_LINE
+from bot.services.checkins import vouchers_of
 from bot.services.ledger import balance, department_ranking, recent_entries
 from bot.timeutil import local_dt, month_start, week_start
 from cards import Card, Field, Message, Text
@@ -24,6 +26,10 @@ def handle_points(ctx: HandlerContext, args: str) -> list[Message]:
         f"{local_dt(e.created_at, ctx.tz)} {e.points:+d} {e.memo}"
         for e in recent_entries(ctx.session, me.id, 5)
     ) or ("还没有积分记录，发一张照片开始申领吧。",)
+    # 半天调休 vouchers from check-in streaks are zero-cost redemptions: no ledger line shows
+    # them, so the card names them.
+    vouchers = vouchers_of(ctx.session, me)
+    extra = (VOUCHER_LINE.format(count=len(vouchers)),) if vouchers else ()
     return [
         Card(
             title=f"{me.name} 的积分",
@@ -32,7 +38,7 @@ def handle_points(ctx: HandlerContext, args: str) -> list[Message]:
                 Field("本周", f"{week} 分"),
                 Field("本月", f"{month} 分"),
             ),
-            lines=("最近记录：", *lines),
+            lines=(*extra, "最近记录：", *lines),
         )
     ]
 
