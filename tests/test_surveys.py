@@ -298,3 +298,38 @@ def test_supervisor_is_not_asked_when_explicit_raters_leave_them_out(client, ses
     _api(client, "POST", "/surveys", _body(subject, raters=raters))
     drain()
     assert not [m for m in inbox(session, boss) if "360" in str(m.to_dict())]
+
+
+def test_an_unanswered_question_is_reminded_once_and_a_second_tick_sends_nothing(
+    client, session, drain, state, clock
+):
+    from bot.jobs import run_job
+    from bot.notices.asks import REMINDER_ICON
+
+    _boss, subject, (rater, *_rest) = _team_of(session)
+    _api(client, "POST", "/surveys", _body(subject))
+    drain()
+
+    def tick():
+        run_job(state.session_factory, "escalation_tick", clock.now(), tz=state.config.tz,
+                signer=state.signer, media_dir=state.config.media_dir)  # fmt: skip
+        drain()
+
+    def reminders():
+        return [m for m in inbox(session, rater) if getattr(m, "title", "").startswith(REMINDER_ICON)]  # fmt: skip
+
+    clock.advance(hours=23, minutes=59)
+    tick()
+    assert reminders() == []
+    clock.advance(minutes=1)
+    tick()
+    tick()
+    (reminder,) = reminders()
+    assert notices.QUESTION_TITLE.format(title="一班互评") in reminder.title
+    assert [b.label for b in reminder.buttons] == ["1", "2", "3", "4", "5"]
+
+
+def test_the_openapi_document_describes_the_survey_routes(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert set(paths["/api/v1/surveys"]) == {"post"}
+    assert "get" in paths["/api/v1/surveys/{id}/results"]
