@@ -333,3 +333,17 @@ def test_the_openapi_document_describes_the_survey_routes(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert set(paths["/api/v1/surveys"]) == {"post"}
     assert "get" in paths["/api/v1/surveys/{id}/results"]
+
+
+def test_a_rater_of_two_subjects_gets_the_second_subjects_questions_after_the_first(
+    client, session, drain
+):
+    _boss, first, (second, rater, _other) = _team_of(session)
+    body = _body(first, subjects=[first.employee_no, second.employee_no])
+    assert _api(client, "POST", "/surveys", body).status_code == 201
+    drain()
+    assert len([m for m in inbox(session, rater) if isinstance(m, type(last_card(session, rater)))]) == 1  # fmt: skip
+    _answer(client, session, drain, rater, 4, "换模前把工装准备齐全")
+    card = last_card(session, rater, "360 评价 · ")
+    about = notices.QUESTION_ABOUT.format(name=second.name, department=f"（{second.department.name}）")  # fmt: skip
+    assert card.lines[0] == about and not card.status

@@ -75,7 +75,10 @@ def surveys_create(file: Path) -> None:
 def surveys_list() -> None:
     """One line per survey: ID, state, due, title, subjects with results, raters finished."""
     with cli_session() as (session, _clock):
-        for survey in session.scalars(select(Survey).order_by(Survey.id)):
+        surveys = list(session.scalars(select(Survey).order_by(Survey.id)))
+        if not surveys:
+            click.echo("no surveys yet (还没有问卷)")
+        for survey in surveys:
             subjects = subjects_of(session, survey)
             invited = finished = released = 0
             for subject in subjects:
