@@ -169,8 +169,19 @@ def test_results_change_only_after_three_more_raters_finish(client, session, dra
         ({"subjects": ["E404"]}, "subjects[0]"),
         ({"due": "2026-11-01T18:00:00+08:00"}, "due"),
         ({"due": "next friday"}, "due"),
+        ({"raters": "everyone"}, "raters"),
+        ({"raters": {"T1": [5]}}, "raters.T1[0]"),
     ],
-    ids=["bad-kind", "no-questions", "no-title", "unknown-subject", "past-due", "bad-due"],
+    ids=[
+        "bad-kind",
+        "no-questions",
+        "no-title",
+        "unknown-subject",
+        "past-due",
+        "bad-due",
+        "bad-raters",
+        "bad-rater-entry",
+    ],  # fmt: skip
 )
 def test_a_bad_survey_is_refused_naming_the_field_and_creates_nothing(
     client, session, change, field

@@ -6,16 +6,17 @@ released aggregates only, never who answered what.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from flask import Blueprint, jsonify, request
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from bot.api.base import ApiDoc, ApiError, ApiModel, Operation, Text, Time, parse_json, parse_model
 from bot.db import session_scope
 from bot.models import Survey
 from bot.services.survey_results import results_json
 from bot.services.surveys import (
+    PEERS_AND_SUPERVISOR,
     Question,
     SurveyInvalid,
     SurveySpec,
@@ -26,7 +27,19 @@ from bot.services.surveys import (
 if TYPE_CHECKING:
     from bot.state import BotState
 
-EmployeeNo = Text(50)
+NUMBER_MAX = 50
+EmployeeNo = Text(NUMBER_MAX)
+RATERS_SHAPE = "must be 'peers+supervisor' or an object mapping each subject to its raters"
+RATERS_SCHEMA = {
+    "description": "'peers+supervisor' (each subject's team mates and supervisor), or an "
+    "object mapping each subject's employee number to its raters' employee numbers",
+    "anyOf": [
+        {"const": PEERS_AND_SUPERVISOR},
+        {"type": "object", "minProperties": 1,
+         "additionalProperties": {"type": "array", "minItems": 1,
+                                  "items": {"type": "string", "maxLength": NUMBER_MAX}}},
+    ],
+}  # fmt: skip
 
 
 class QuestionIn(ApiModel):
@@ -43,7 +56,9 @@ class SurveyIn(ApiModel):
     title: Text(100)
     questions: list[QuestionIn] = Field(min_length=1, max_length=30)
     subjects: list[EmployeeNo] = Field(min_length=1, max_length=500)
-    raters: Literal["peers+supervisor"] | dict[EmployeeNo, list[EmployeeNo]]
+    # Checked by `parse_survey`, which names the exact bad entry (`raters.E0001[2]`); a
+    # pydantic union would name its branches instead.
+    raters: Annotated[Any, WithJsonSchema(RATERS_SCHEMA)]
     due: Time
 
     def spec(self) -> SurveySpec:
@@ -106,8 +121,21 @@ def parse_survey(data: Any) -> SurveyIn:
     """Validate a survey request. Raises ApiError naming the first bad field."""
     body = parse_model(SurveyIn, data)
     raters = body.raters
-    if isinstance(raters, dict) and not raters:
-        raise ApiError("raters", "must name raters for each subject")
+    if isinstance(raters, str):
+        if raters != PEERS_AND_SUPERVISOR:
+            raise ApiError("raters", RATERS_SHAPE)
+        return body
+    if not isinstance(raters, dict) or not raters:
+        raise ApiError("raters", RATERS_SHAPE)
+    clean: dict[str, list[str]] = {}
+    for key, given in raters.items():
+        if not isinstance(given, list) or not given:
+            raise ApiError(f"raters.{key}", "must be a list of employee numbers")
+        for j, number in enumerate(given):
+            if not isinstance(number, str) or not 0 < len(number.strip()) <= NUMBER_MAX:
+                raise ApiError(f"raters.{key}[{j}]", "must be an employee number")
+        clean[key.strip()] = [n.strip() for n in given]
+    body.raters = clean
     return body
 
 
