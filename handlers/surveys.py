@@ -34,6 +34,8 @@ def _on_answer(answer: asks.Answer) -> list[Message]:
     following = open_next(
         session, survey, rater, now=answer.now, signer=answer.signer, announce=False
     )
+    if following is None and survey.state == "closed":
+        return replies  # answered just as the survey closed: nothing more will be asked
     if following is None:
         return [Text(notices.TAKEN + "\n" + notices.ALL_DONE.format(title=survey.title))]
     choice = asks.choices_of(following)[0]

@@ -253,26 +253,32 @@ def open_next(
     return None
 
 
-def live_questions(session: Session, survey: Survey) -> list[Ask]:
-    """The survey's question asks still waiting for an answer."""
-    return list(
+def close_survey(session: Session, survey: Survey, *, now: datetime) -> int | None:
+    """Close a survey: its waiting question cards say so and take no more answers. Returns
+    how many were withdrawn, or None when it was closed already (nothing changes).
+
+    The survey row is locked first, so no answer opens a further question meanwhile. A
+    question being answered at this very moment holds its own row and waits for the survey's:
+    it is skipped here (SKIP LOCKED; taking it would deadlock) and its answer counts.
+    """
+    survey = session.get(Survey, survey.id, with_for_update=True, populate_existing=True)
+    assert survey is not None
+    if survey.state == "closed":
+        return None
+    survey.state, survey.closed_at = "closed", now
+    session.flush()
+    waiting = list(
         session.scalars(
-            select(Ask).where(
+            select(Ask)
+            .where(
                 Ask.kind == notices.SURVEY_KIND,
                 Ask.subject.like(f"{PREFIX}{survey.id}:%"),
                 Ask.state.in_((AskState.OPEN, AskState.ACKNOWLEDGED)),
             )
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
         )
     )
-
-
-def close_survey(session: Session, survey: Survey, *, now: datetime) -> int | None:
-    """Close a survey: its waiting question cards say so and take no more answers. Returns
-    how many were withdrawn, or None when it was closed already (nothing changes)."""
-    if survey.state == "closed":
-        return None
-    survey.state, survey.closed_at = "closed", now
-    waiting = live_questions(session, survey)
     for ask in waiting:
         asks.close_ask(session, ask, outcome=notices.CLOSED_STATUS, now=now)
     session.flush()
