@@ -62,7 +62,11 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     With `immediate`, SQLite transactions take the write lock at BEGIN, so two writers queue on
     the busy timeout instead of one failing when it upgrades a read lock. Read-only observers
     (the test suite's own session) pass False so an open read never blocks the app.
+
+    Statement parameters never reach a log or an error message (`hide_parameters`): they
+    carry what people wrote, tokens and anonymous answers (style §5, design §14).
     """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = make_url(url).database or ""
         if path == ":memory:":

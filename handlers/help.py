@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.context import HandlerContext
+from bot.models import Role
 from cards import Card, Message
 
 HELP_TITLE = "绩效积分机器人 · 帮助"
@@ -19,16 +20,28 @@ HELP_LINES = (
     "能力：我的能力雷达和人才标签",
     "任务：我的待办",
 )
-SUPERVISOR_LINES = ("待审：查看待我审核（含复核）的申领",)
-HR_LINES = ("复核：近 30 天需要关注的审批", "建议 统计 [2026-11]：各部门建议和答复情况")
+SUPERVISOR_LINES = (
+    "待审：查看待我审核（含复核）的申领",
+    "面谈 <姓名或工号>：团队成员的 1:1 面谈资料",
+)
+HR_LINES = (
+    "面谈 <姓名或工号>：任何员工的 1:1 面谈资料",
+    "通知 <内容>：发通知；通知 重要 <内容>：需确认已读；通知 状态：已读情况",
+    "复核：近 30 天需要关注的审批",
+    "建议 统计 [2026-11]：各部门建议和答复情况",
+)
 UNKNOWN_PREFIX = "没看懂「{text}」，可以这样用："
 COMING_SOON = "「{name}」功能即将开放，敬请期待。发送「帮助」查看现在可用的指令。"
 
 
 def help_card(ctx: HandlerContext, unknown: str | None = None) -> Card:
-    """The help card; supervisors also see 待审."""
-    lines = HELP_LINES + (SUPERVISOR_LINES if ctx.sender.is_supervisor else ())
-    lines += HR_LINES if ctx.sender.role in ("hr", "admin") else ()
+    """The help card: everyone's commands, then what the sender's role adds (supervisors:
+    待审 and 面谈 for their team; HR and admins: 待审, 面谈 for anyone, and 通知)."""
+    lines = HELP_LINES
+    if ctx.sender.role in (Role.HR, Role.ADMIN):
+        lines += SUPERVISOR_LINES[:1] + HR_LINES
+    elif ctx.sender.is_supervisor:
+        lines += SUPERVISOR_LINES
     if unknown:
         lines = (UNKNOWN_PREFIX.format(text=unknown[:20]), *lines)
     return Card(title=HELP_TITLE, lines=lines)

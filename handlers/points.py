@@ -10,7 +10,9 @@ from bot.context import HandlerContext
 from bot.models import Campaign, LedgerEntry
 from bot.notices import rewards as reward_texts
 from bot.notices.campaigns import award_text
+from bot.notices.reviews import VOUCHER_LINE
 from bot.services import rewards
+from bot.services.checkins import vouchers_of
 from bot.services.ledger import balance, department_ranking, recent_entries
 from bot.timeutil import local_dt, month_start, week_start
 from cards import Card, Field, Message, Text
@@ -34,7 +36,17 @@ def handle_points(ctx: HandlerContext, args: str) -> list[Message]:
     if held:
         fields += list(reward_texts.held_fields(total, held))
     fields += [Field("本周", f"{week} 分"), Field("本月", f"{month} 分")]
-    return [Card(title=f"{me.name} 的积分", fields=tuple(fields), lines=("最近记录：", *lines))]
+    # 半天调休 vouchers from check-in streaks are zero-cost redemptions: no ledger line shows
+    # them, so the card names them.
+    vouchers = vouchers_of(ctx.session, me)
+    extra = (VOUCHER_LINE.format(count=len(vouchers)),) if vouchers else ()
+    return [
+        Card(
+            title=f"{me.name} 的积分",
+            fields=tuple(fields),
+            lines=(*extra, "最近记录：", *lines),
+        )
+    ]
 
 
 def entry_lines(ctx: HandlerContext, entries: list[LedgerEntry]) -> list[str]:

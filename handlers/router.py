@@ -17,6 +17,7 @@ from handlers import (
     asks,
     checkin,
     claim,
+    factpack,
     help,
     likes,
     notice,
@@ -25,6 +26,7 @@ from handlers import (
     review,
     skills,
     suggestion,
+    surveys,
     tasks,
 )
 
@@ -62,6 +64,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "redeem": redeem.handle_redeem,
     "复核": review.handle_flags,
     "review": review.handle_flags,
+    "面谈": factpack.handle_factpack,
+    "1on1": factpack.handle_factpack,
 }
 LATER = {
     "申诉": "申诉",
@@ -81,7 +85,7 @@ ACTIONS: dict[str, ActionHandler] = {
 # Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
 SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks, notice, checkin, redeem, suggestion)
+KIND_MODULES = (approval, tasks, notice, checkin, redeem, suggestion, surveys)
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -33,7 +33,15 @@ from bot.models.messaging import (
 )
 from bot.models.org import Department, DepartmentChat, Employee, Identity, Role
 from bot.models.review import ClaimApproval, ReviewFlag
-from bot.models.reviews import Broadcast, Checkin, Like, Survey, SurveyAnswer, SurveyRater
+from bot.models.reviews import (
+    Broadcast,
+    Checkin,
+    Like,
+    Survey,
+    SurveyAnswer,
+    SurveyRater,
+    SurveyRelease,
+)
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
 __all__ = [
@@ -84,6 +92,7 @@ __all__ = [
     "SurveyRater",
     "Suggestion",
     "SuggestionState",
+    "SurveyRelease",
     "Task",
     "TaskState",
     "UTCDateTime",

@@ -96,6 +96,23 @@ class SurveyAnswer(Base):
     text: Mapped[str | None] = mapped_column(String(500))
 
 
+class SurveyRelease(Base):
+    """The results of one subject as released to them and their supervisor: the aggregates
+    (averages per scale question, the text answers in random order) over the answers given
+    when `raters` raters had finished. A release is made only when at least three more raters
+    have finished than at the previous one, so the difference between two releases never
+    isolates one rater's answers."""
+
+    __tablename__ = "survey_releases"
+    __table_args__ = (UniqueConstraint("survey_id", "subject_id", "raters"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    raters: Mapped[int] = mapped_column(Integer)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
 class Broadcast(Base):
     """A notice from HR to many people (通知); `important` ones ask each person for 已读."""
 

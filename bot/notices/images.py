@@ -125,3 +125,83 @@ def render_certificate(path: Path, *, month: str, name: str, department: str, po
         fill=INK, anchor="mm",
     )  # fmt: skip
     return _save(image, path)
+
+
+# -- the 1:1 fact pack's heatmap ----------------------------------------------------------------
+AMBER = (224, 150, 30)
+EMPTY = (228, 224, 214)
+LATER = (242, 239, 232)  # days still to come this week
+HEAT = {"on_time": GREEN, "late": AMBER, "missed": RED, "none": EMPTY}
+
+
+@dataclass(frozen=True, slots=True)
+class HeatDay:
+    """One day of the heatmap: how many tasks fell due, by outcome."""
+
+    on_time: int = 0
+    late: int = 0
+    missed: int = 0
+
+    @property
+    def outcome(self) -> str:
+        """The worst outcome of the day (missed, then late, then on time), or none."""
+        if self.missed:
+            return "missed"
+        if self.late:
+            return "late"
+        return "on_time" if self.on_time else "none"
+
+
+@dataclass(frozen=True, slots=True)
+class FactPackImage:
+    """What the fact pack image shows; `weeks` is 12 columns of 7 days (None = still to come),
+    `week_labels` the Monday of each column, and the texts are ready to draw."""
+
+    title: str
+    subtitle: str
+    weekday_labels: str
+    week_labels: Sequence[str]
+    weeks: Sequence[Sequence[HeatDay | None]]
+    legend: Sequence[tuple[str, str]]
+    totals: str
+    facts: str
+    foot: Sequence[str]
+
+
+def render_factpack(path: Path, data: FactPackImage) -> Path:
+    """The 1:1 fact pack heatmap: weeks left to right, Monday at the top, each day coloured
+    by its worst outcome with the number of tasks due in it. Returns `path`."""
+    cell, gap, left, top = 58, 6, 96, 200
+    width = left + len(data.weeks) * (cell + gap) + 40
+    grid_bottom = top + 7 * (cell + gap)
+    image = Image.new("RGB", (width, grid_bottom + 220 + 34 * len(data.foot)), BG)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, width, 8), fill=GREEN)
+    draw.text((40, 32), data.title, font=font(44), fill=INK)
+    draw.text((40, 98), data.subtitle, font=font(26), fill=MUTED)
+    for col, label in enumerate(data.week_labels):
+        x = left + col * (cell + gap) + cell // 2
+        draw.text((x, top - 22), label, font=font(19), fill=MUTED, anchor="mm")
+    for row, name in enumerate(data.weekday_labels):
+        y = top + row * (cell + gap) + cell // 2
+        draw.text((left - 30, y), name, font=font(28), fill=INK, anchor="mm")
+    for col, week in enumerate(data.weeks):
+        for row, day in enumerate(week):
+            x, y = left + col * (cell + gap), top + row * (cell + gap)
+            colour = LATER if day is None else HEAT[day.outcome]
+            draw.rounded_rectangle((x, y, x + cell, y + cell), radius=8, fill=colour)
+            count = 0 if day is None else day.on_time + day.late + day.missed
+            if count:
+                centre = (x + cell // 2, y + cell // 2)
+                draw.text(centre, str(count), font=font(28), fill=(255, 255, 255), anchor="mm")
+    y = grid_bottom + 18
+    x = 40
+    for label, outcome in data.legend:
+        draw.rounded_rectangle((x, y, x + 30, y + 30), radius=6, fill=HEAT[outcome])
+        draw.text((x + 40, y + 15), label, font=font(24), fill=INK, anchor="lm")
+        x += 58 + int(draw.textlength(label, font=font(24)))
+    draw.text((40, y + 62), data.totals, font=font(32), fill=INK)
+    draw.text((40, y + 116), data.facts, font=font(28), fill=INK)
+    for i, line in enumerate(data.foot):
+        draw.text((40, y + 170 + 34 * i), line, font=font(22), fill=MUTED)
+    return _save(image, path)

@@ -166,11 +166,16 @@ def confirm_checkin(
 
 
 def vouchers_of(session: Session, person: Employee) -> list[Redemption]:
-    """`person`'s check-in vouchers, newest first."""
+    """`person`'s check-in vouchers (zero-cost approved redemptions), newest first."""
     return list(
         session.scalars(
             select(Redemption)
-            .where(Redemption.employee_id == person.id, Redemption.source == VOUCHER_SOURCE)
+            .where(
+                Redemption.employee_id == person.id,
+                Redemption.source == VOUCHER_SOURCE,
+                Redemption.cost == 0,
+                Redemption.state == RedemptionState.APPROVED,
+            )
             .order_by(Redemption.id.desc())
         )
     )

@@ -71,11 +71,14 @@ class LocalDriver(Driver):
 
     def _seen(self, row_id: int, card: Card) -> SeenCard:
         photo = None
-        if card.image and card.image.startswith("evidence:"):
-            # What the page's <img> loads.
-            resp = self.client.get(f"/local/media/{card.image.split(':', 1)[1]}")
+        if card.image and card.image.startswith(("evidence:", "media:")):
+            # What the page's <img> loads: an evidence photo, or a generated image.
+            scheme, ref = card.image.split(":", 1)
+            route = "media" if scheme == "evidence" else "files"
+            resp = self.client.get(f"/local/{route}/{ref}")
             assert resp.status_code == 200
             photo = resp.data
+            resp.close()
         return SeenCard(
             title=card.title,
             lines=card.lines,

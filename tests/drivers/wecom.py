@@ -72,7 +72,7 @@ class WecomDriver(Driver):
             if kind == "text":
                 out.append(Delivered("text", body["text"]["content"]))
             elif kind == "markdown":
-                out.append(_markdown(body["markdown"]["content"]))
+                out.append(_markdown(body["markdown"]["content"], photo))
             elif kind == "template_card":
                 card = self._seen(uid, body["template_card"], photo)
                 out.append(Delivered("card", card.text, card))
@@ -113,8 +113,9 @@ class WecomDriver(Driver):
         )
 
 
-def _markdown(content: str) -> Delivered:
-    """A card without buttons, sent as markdown: **title** then its lines."""
+def _markdown(content: str, photo: bytes | None = None) -> Delivered:
+    """A card without buttons, sent as markdown: **title** then its lines (its photo, if it
+    has one, went out as an image message right before)."""
     title, *lines = content.split("\n")
-    card = SeenCard(title=title.strip("*"), lines=tuple(lines))
+    card = SeenCard(title=title.strip("*"), lines=tuple(lines), photo=photo)
     return Delivered("card", card.text, card)
