@@ -1,0 +1,118 @@
+"""Photo reuse (重复使用照片): index each evidence photo's fingerprints and find the claim an
+earlier copy of it already backs, by content (sha256) or by look (bot/services/photohash.py).
+
+The lookup asks the database only for rows sharing an exact band key with one of the new
+photo's 32 probes (4 crops × 8 turns), so it reads a few hundred rows whether the table holds a
+thousand photos or a million, and confirms each candidate on its 255-bit hash in Python.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.orm import Session
+
+from bot.models import Claim, ClaimState, Evidence, EvidenceHash
+from bot.services.photohash import BANDS, FULL_MAX, PhotoHash, from_full, full_distance, turns
+
+LIVE = (ClaimState.PENDING, ClaimState.APPROVED)
+_BAND_COLUMNS = tuple(getattr(EvidenceHash, f"band{k}") for k in range(BANDS))
+
+
+def index_photo(session: Session, evidence: Evidence, hashes: Iterable[PhotoHash]) -> None:
+    """Store the fingerprints of a flushed evidence row."""
+    session.add_all(hash_rows(evidence.id, hashes))
+    session.flush()
+
+
+def hash_rows(evidence_id: int, hashes: Iterable[PhotoHash]) -> list[EvidenceHash]:
+    """EvidenceHash rows for `hashes`."""
+    rows = []
+    for h in hashes:
+        keys = h.bands()
+        rows.append(
+            EvidenceHash(
+                evidence_id=evidence_id,
+                crop=h.crop,
+                full=h.full,
+                **{f"band{k}": keys[k] for k in range(BANDS)},
+            )
+        )
+    return rows
+
+
+def lock_photo(session: Session, evidence: Evidence) -> None:
+    """Serialize claims on byte-identical photos across transactions (PostgreSQL; SQLite
+    writers are serialized already): two colleagues forwarding one picture and tapping at the
+    same instant must not both get a claim out of it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(bytes.fromhex(evidence.sha256[:16]), "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def find_duplicate_claim(
+    session: Session, evidence: Evidence, *, exclude_claim_id: int | None = None
+) -> Claim | None:
+    """The earliest pending or approved claim (anyone's, this very photo's included) whose photo
+    is this one or a copy of it; claim `exclude_claim_id` is ignored.
+
+    The same bytes win over a look-alike, even an earlier one.
+    """
+    live = [Claim.state.in_(LIVE)]
+    if exclude_claim_id is not None:
+        live.append(Claim.id != exclude_claim_id)
+    same_bytes = or_(Claim.evidence_id == evidence.id, Evidence.sha256 == evidence.sha256)
+    exact = session.scalars(
+        select(Claim)
+        .join(Evidence, Claim.evidence_id == Evidence.id)
+        .where(*live, same_bytes)
+        .order_by(Claim.created_at, Claim.id)
+        .limit(1)
+    ).first()
+    if exact is not None:
+        return exact
+    similar = similar_evidence_ids(session, evidence)
+    if not similar:
+        return None
+    return session.scalars(
+        select(Claim)
+        .where(*live, Claim.evidence_id.in_(similar))
+        .order_by(Claim.created_at, Claim.id)
+        .limit(1)
+    ).first()
+
+
+def similar_evidence_ids(session: Session, evidence: Evidence) -> list[int]:
+    """Other evidence rows whose photo looks like this one (mirrored, turned, cropped,
+    re-encoded…), by their indexed fingerprints."""
+    own = session.scalars(select(EvidenceHash).where(EvidenceHash.evidence_id == evidence.id))
+    probes = [t for row in own for t in turns(from_full(row.crop, row.full))]
+    return matching_evidence_ids(session, probes, exclude=evidence.id)
+
+
+def matching_evidence_ids(
+    session: Session, probes: list[PhotoHash], *, exclude: int | None = None
+) -> list[int]:
+    """Evidence ids with a stored crop within FULL_MAX of one of `probes`."""
+    if not probes:
+        return []
+    by_band: list[dict[int, list[PhotoHash]]] = [defaultdict(list) for _ in range(BANDS)]
+    for probe in probes:
+        for k, key in enumerate(probe.bands()):
+            by_band[k][key].append(probe)
+    query = select(EvidenceHash.evidence_id, EvidenceHash.full, *_BAND_COLUMNS).where(
+        or_(*(column.in_(list(by_band[k])) for k, column in enumerate(_BAND_COLUMNS)))
+    )
+    if exclude is not None:
+        query = query.where(EvidenceHash.evidence_id != exclude)
+    found: set[int] = set()
+    for evidence_id, full, *keys in session.execute(query):
+        if evidence_id in found:
+            continue
+        candidates = {id(p): p for k, key in enumerate(keys) for p in by_band[k].get(key, ())}
+        if any(full_distance(full, p.full) <= FULL_MAX for p in candidates.values()):
+            found.add(evidence_id)
+    return sorted(found)
