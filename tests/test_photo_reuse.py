@@ -76,7 +76,7 @@ COPIES: dict[str, Callable[[Image.Image], bytes]] = {
     # The same pixels, shown turned by the tag: stored upright, i.e. turned.
     "exif_tag_only": lambda img: with_orientation(img, 6),
     # Turned pixels with the tag that turns them back: stored as the original.
-    "exif_turned_back": lambda img: with_orientation(img.transpose(Image.Transpose.ROTATE_90), 8),
+    "exif_turned_back": lambda img: with_orientation(img.transpose(Image.Transpose.ROTATE_90), 6),
     "rotated2deg": lambda img: jpeg(img.rotate(2, resample=Image.Resampling.BICUBIC)),
     "half_size": lambda img: jpeg(img.resize((400, 300), Image.Resampling.LANCZOS)),
 }
