@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.db import alembic_config, make_engine, make_session_factory, upgrade
 from bot.models import ClaimState, EvidenceHash
 from bot.services.evidence import find_duplicate_claim, photo_path, store_photo
-from bot.services.photohash import CROPS, photo_hashes, turns
+from bot.services.photohash import CROPS, bands, photo_hashes, turns
 from tests.factories import make_claim, make_employee
 
 NOW = datetime(2025, 3, 10, 2, 0, tzinfo=UTC)
@@ -176,3 +176,9 @@ def test_upgrade_fingerprints_photos_stored_before_it(tmp_path: Path, monkeypatc
         assert find_duplicate_claim(s, copy).evidence_id == used_id
         assert s.scalar(select(func.count(EvidenceHash.id))) == 2 * len(CROPS)
     engine.dispose()
+
+
+def test_band_keys_are_the_documented_bands_of_low() -> None:
+    hashes = [t for h in photo_hashes(scene(4)) for t in turns(h)]
+
+    assert all(h.bands() == bands(h.low) for h in hashes)

@@ -48,10 +48,11 @@ class PhotoHash:
     crop: int
     low: int  # 63 bits
     full: bytes  # 32 bytes; bit 0 (the DC term) always 0
+    keys: tuple[int, ...]  # bands(low)
 
     def bands(self) -> tuple[int, ...]:
         """The BANDS index keys of `low`."""
-        return bands(self.low)
+        return self.keys
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -144,14 +145,23 @@ def _signs(full: bytes) -> np.ndarray:
     return bits.reshape(BLOCK, BLOCK).astype(bool)
 
 
+# `low` is signs[_LOW_MASK] read as one binary number, first sign the highest bit; band k takes
+# the bits at positions k, k + BANDS, … (see `bands`). Both as dot products with powers of two.
+_LOW_WEIGHTS = [1 << (LOW * LOW - 2 - i) for i in range(LOW * LOW - 1)]
+_BAND_WEIGHTS = np.zeros((BANDS, LOW * LOW - 1), dtype=np.int64)
+for _k in range(BANDS):
+    for _i, _pos in enumerate(range(_k, LOW * LOW - 1, BANDS)):
+        _BAND_WEIGHTS[_k, LOW * LOW - 2 - _pos] = 1 << _i
+
+
 def _from_signs(crop: int, signs: np.ndarray) -> PhotoHash:
     signs = signs.copy()
     signs[0, 0] = False
     full = np.packbits(signs.astype(np.uint8)).tobytes()
-    low = 0
-    for bit in signs[_LOW_MASK]:
-        low = (low << 1) | int(bit)
-    return PhotoHash(crop=crop, low=low, full=full)
+    seq = signs[_LOW_MASK]
+    low = sum(w for w, bit in zip(_LOW_WEIGHTS, seq, strict=True) if bit)
+    keys = tuple(int(k) for k in _BAND_WEIGHTS @ seq.astype(np.int64))
+    return PhotoHash(crop=crop, low=low, full=full, keys=keys)
 
 
 def _working_copy(img: Image.Image) -> Image.Image:

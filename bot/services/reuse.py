@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from bot.models import Claim, ClaimState, Evidence, EvidenceHash
@@ -61,35 +61,23 @@ def find_duplicate_claim(
 
     The same bytes win over a look-alike, even an earlier one.
     """
-    live = [Claim.state.in_(LIVE)]
-    if exclude_claim_id is not None:
-        live.append(Claim.id != exclude_claim_id)
-    same_bytes = or_(Claim.evidence_id == evidence.id, Evidence.sha256 == evidence.sha256)
+    exclude = -1 if exclude_claim_id is None else exclude_claim_id
     exact = session.scalars(
-        select(Claim)
-        .join(Evidence, Claim.evidence_id == Evidence.id)
-        .where(*live, same_bytes)
-        .order_by(Claim.created_at, Claim.id)
-        .limit(1)
+        _SAME_BYTES, {"evidence_id": evidence.id, "sha256": evidence.sha256, "exclude": exclude}
     ).first()
     if exact is not None:
         return exact
     similar = similar_evidence_ids(session, evidence)
     if not similar:
         return None
-    return session.scalars(
-        select(Claim)
-        .where(*live, Claim.evidence_id.in_(similar))
-        .order_by(Claim.created_at, Claim.id)
-        .limit(1)
-    ).first()
+    return session.scalars(_CLAIM_ON, {"ids": similar, "exclude": exclude}).first()
 
 
 def similar_evidence_ids(session: Session, evidence: Evidence) -> list[int]:
     """Other evidence rows whose photo looks like this one (mirrored, turned, cropped,
     re-encoded…), by their indexed fingerprints."""
-    own = session.scalars(select(EvidenceHash).where(EvidenceHash.evidence_id == evidence.id))
-    probes = [t for row in own for t in turns(from_full(row.crop, row.full))]
+    own = session.execute(_OWN_HASHES, {"evidence_id": evidence.id})
+    probes = [t for crop, full in own for t in turns(from_full(crop, full))]
     return matching_evidence_ids(session, probes, exclude=evidence.id)
 
 
@@ -101,18 +89,42 @@ def matching_evidence_ids(
         return []
     by_band: list[dict[int, list[PhotoHash]]] = [defaultdict(list) for _ in range(BANDS)]
     for probe in probes:
-        for k, key in enumerate(probe.bands()):
+        for k, key in enumerate(probe.keys):
             by_band[k][key].append(probe)
-    query = select(EvidenceHash.evidence_id, EvidenceHash.full, *_BAND_COLUMNS).where(
-        or_(*(column.in_(list(by_band[k])) for k, column in enumerate(_BAND_COLUMNS)))
-    )
-    if exclude is not None:
-        query = query.where(EvidenceHash.evidence_id != exclude)
+    params: dict[str, object] = {f"k{k}": list(by_band[k]) for k in range(BANDS)}
+    params["exclude"] = -1 if exclude is None else exclude
     found: set[int] = set()
-    for evidence_id, full, *keys in session.execute(query):
+    for evidence_id, full, *keys in session.execute(_BAND_MATCHES, params):
         if evidence_id in found:
             continue
         candidates = {id(p): p for k, key in enumerate(keys) for p in by_band[k].get(key, ())}
         if any(full_distance(full, p.full) <= FULL_MAX for p in candidates.values()):
             found.add(evidence_id)
     return sorted(found)
+
+
+# Built once: the statements stay in SQLAlchemy's compiled cache and only the values change.
+_LIVE_OTHER = (Claim.state.in_(LIVE), Claim.id != bindparam("exclude"))
+_SAME_BYTES = (
+    select(Claim)
+    .join(Evidence, Claim.evidence_id == Evidence.id)
+    .where(
+        *_LIVE_OTHER,
+        or_(Claim.evidence_id == bindparam("evidence_id"), Evidence.sha256 == bindparam("sha256")),
+    )
+    .order_by(Claim.created_at, Claim.id)
+    .limit(1)
+)
+_CLAIM_ON = (
+    select(Claim)
+    .where(*_LIVE_OTHER, Claim.evidence_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Claim.created_at, Claim.id)
+    .limit(1)
+)
+_OWN_HASHES = select(EvidenceHash.crop, EvidenceHash.full).where(
+    EvidenceHash.evidence_id == bindparam("evidence_id")
+)
+_BAND_MATCHES = select(EvidenceHash.evidence_id, EvidenceHash.full, *_BAND_COLUMNS).where(
+    or_(*(c.in_(bindparam(f"k{k}", expanding=True)) for k, c in enumerate(_BAND_COLUMNS))),
+    EvidenceHash.evidence_id != bindparam("exclude"),
+)
