@@ -167,7 +167,9 @@ def test_approval_counts_only_the_claims_own_day(client, session, drain, clock):
     assert balance(session, worker.id) == 10
 
 
-def test_two_approvers_at_once_credit_within_the_cap(client, session, state, drain):
+def two_pending_claims_over_a_lowered_cap(client, session, drain):
+    """Two B06 claims waiting, one for the supervisor and one for the delegate, after HR
+    lowered the daily cap to 1."""
     boss, (worker, _) = make_team(session)
     deputy = make_employee(session, name="李副主管")
     boss.delegate = deputy
@@ -181,7 +183,21 @@ def test_two_approvers_at_once_credit_within_the_cap(client, session, state, dra
     press(client, boss, button(last_card(session, boss, f"待审核申领 #{first.id}"), "通过"))
     press(client, deputy, button(last_card(session, deputy, f"待审核申领 #{second.id}"), "通过"))
 
+
+def test_two_approvers_at_once_credit_within_the_cap(client, session, state, drain):
+    two_pending_claims_over_a_lowered_cap(client, session, drain)
+
     assert race(state, threads=2) == 2
+    drain()
+
+    assert sorted(c.state for c in claims(session)) == [ClaimState.APPROVED, ClaimState.PENDING]
+    assert session.scalar(select(func.count(LedgerEntry.id))) == 1
+
+
+def test_approvals_from_two_processes_credit_within_the_cap(client, session, state, drain):
+    two_pending_claims_over_a_lowered_cap(client, session, drain)
+
+    assert race_in_processes(state, processes=2, threads=1) == 2
     drain()
 
     assert sorted(c.state for c in claims(session)) == [ClaimState.APPROVED, ClaimState.PENDING]
