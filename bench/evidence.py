@@ -276,7 +276,7 @@ def fill_index(session: Session, photos: int, log) -> None:
         keys = _band_keys(fulls)
         hashes = [
             {"evidence_id": ids[j // len(CROPS)], "crop": CROPS[j % len(CROPS)],
-             "full": fulls[j].tobytes(), **{f"band{k}": int(keys[j, k]) for k in range(BANDS)}}
+             "signs": fulls[j].tobytes(), **{f"band{k}": int(keys[j, k]) for k in range(BANDS)}}
             for j in range(len(fulls))
         ]  # fmt: skip
         bulk_insert(session, Evidence, evidence)

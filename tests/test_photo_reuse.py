@@ -115,7 +115,7 @@ def test_each_stored_photo_is_indexed_by_crop(session: Session, media: Path) -> 
     rows = session.scalars(select(EvidenceHash).where(EvidenceHash.evidence_id == ev.id)).all()
 
     assert sorted(r.crop for r in rows) == sorted(CROPS)
-    assert all(len(r.full) == 32 for r in rows)
+    assert all(len(r.signs) == 32 for r in rows)
 
 
 def test_a_plain_photo_gets_no_perceptual_hashes() -> None:

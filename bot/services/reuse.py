@@ -36,7 +36,7 @@ def hash_rows(evidence_id: int, hashes: Iterable[PhotoHash]) -> list[EvidenceHas
             EvidenceHash(
                 evidence_id=evidence_id,
                 crop=h.crop,
-                full=h.full,
+                signs=h.full,
                 **{f"band{k}": keys[k] for k in range(BANDS)},
             )
         )
@@ -121,10 +121,10 @@ _CLAIM_ON = (
     .order_by(Claim.created_at, Claim.id)
     .limit(1)
 )
-_OWN_HASHES = select(EvidenceHash.crop, EvidenceHash.full).where(
+_OWN_HASHES = select(EvidenceHash.crop, EvidenceHash.signs).where(
     EvidenceHash.evidence_id == bindparam("evidence_id")
 )
-_BAND_MATCHES = select(EvidenceHash.evidence_id, EvidenceHash.full, *_BAND_COLUMNS).where(
+_BAND_MATCHES = select(EvidenceHash.evidence_id, EvidenceHash.signs, *_BAND_COLUMNS).where(
     or_(*(c.in_(bindparam(f"k{k}", expanding=True)) for k, c in enumerate(_BAND_COLUMNS))),
     EvidenceHash.evidence_id != bindparam("exclude"),
 )

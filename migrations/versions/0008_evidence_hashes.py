@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("evidence_id", sa.Integer(), nullable=False),
         sa.Column("crop", sa.SmallInteger(), nullable=False),
-        sa.Column("full", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("signs", sa.LargeBinary(length=32), nullable=False),
         sa.Column("band0", sa.Integer(), nullable=False),
         sa.Column("band1", sa.Integer(), nullable=False),
         sa.Column("band2", sa.Integer(), nullable=False),
@@ -67,7 +67,7 @@ def _fingerprint_existing_photos() -> None:
         "evidence_hashes",
         sa.column("evidence_id", sa.Integer),
         sa.column("crop", sa.SmallInteger),
-        sa.column("full", sa.LargeBinary),
+        sa.column("signs", sa.LargeBinary),
         *(sa.column(f"band{k}", sa.Integer) for k in range(BANDS)),
     )
     root = _media_dir()
@@ -96,7 +96,7 @@ def _fingerprint_existing_photos() -> None:
             for h in hashes:
                 keys = h.bands()
                 values.append(
-                    {"evidence_id": evidence_id, "crop": h.crop, "full": h.full}
+                    {"evidence_id": evidence_id, "crop": h.crop, "signs": h.full}
                     | {f"band{k}": keys[k] for k in range(BANDS)}
                 )
         if values:
