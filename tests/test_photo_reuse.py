@@ -144,8 +144,23 @@ def test_turning_the_photo_is_one_of_the_hash_turns(turn: Image.Transpose) -> No
     assert turned.full in {t.full for t in turns(stored)}
 
 
-def test_upgrade_fingerprints_photos_stored_before_it(tmp_path: Path, monkeypatch) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind, not yet migrated."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    url = request.getfixturevalue("pg_database")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+def test_upgrade_fingerprints_photos_stored_before_it(
+    empty_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = empty_url
     media = tmp_path / "media"
     upgrade(url)
     engine = make_engine(url)
