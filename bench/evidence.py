@@ -311,15 +311,21 @@ def measure_index(paths: list[Path], url: str, size: int, media: Path, log) -> d
                           state=ClaimState.APPROVED, created_at=NOW))  # fmt: skip
         originals.append((img, ev.id))
     session.commit()
-    rows = session.scalar(select(EvidenceHash.id).order_by(EvidenceHash.id.desc()).limit(1))
-    lookups, candidates, found = [], [], 0
+    rows = session.scalar(select(func.count()).select_from(EvidenceHash))
+    checks, lookups, candidates, found = [], [], [], 0
+    other = _employee(session, "R0002")
     for img, own in originals:
-        copy = _decoded(_jpeg(_crop(img, 0.9), 80))
-        probes = [t for h in photo_hashes(copy) for t in turns(h)]
+        data = _jpeg(_crop(img, 0.9), 80)
+        ev = store_photo(session, media, other, data, source="bench", now=NOW)
+        probes = [t for h in photo_hashes(_decoded(data)) for t in turns(h)]
         t0 = time.perf_counter()
         ids = matching_evidence_ids(session, probes)
         lookups.append(time.perf_counter() - t0)
-        found += own in ids
+        t0 = time.perf_counter()
+        claim = find_duplicate_claim(session, ev)
+        checks.append(time.perf_counter() - t0)
+        session.rollback()
+        found += own in ids and claim is not None and claim.evidence_id == own
         candidates.append(_candidates(session, probes))
     old = []
     for img, _own in originals[:5]:
@@ -331,6 +337,7 @@ def measure_index(paths: list[Path], url: str, size: int, media: Path, log) -> d
     return {
         "rows": rows,
         "lookup_ms": _median_ms(lookups),
+        "check_ms": _median_ms(checks),
         "lookup_p95_ms": sorted(lookups)[int(0.95 * len(lookups))] * 1000,
         "candidates": statistics.median(candidates),
         "found": 100 * found / len(originals),
@@ -402,10 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  fingerprint rows: {ix['rows']:,}; rows read per lookup (median): {ix['candidates']:,.0f}"
     )
-    print(f"  lookup median {ix['lookup_ms']:.2f} ms (p95 {ix['lookup_p95_ms']:.2f} ms); "
-          f"90% crops found: {ix['found']:.1f} %")  # fmt: skip
-    print(f"  baseline (pHash scan over every claim) median {ix['old_ms']:.0f} ms; "
-          f"ratio new/baseline {ix['lookup_ms'] / ix['old_ms']:.4f}")  # fmt: skip
+    print(f"  band lookup median {ix['lookup_ms']:.2f} ms (p95 {ix['lookup_p95_ms']:.2f} ms); "
+          f"whole find_duplicate_claim median {ix['check_ms']:.2f} ms; "
+          f"90 % crops of the real photos found: {ix['found']:.1f} %")  # fmt: skip
+    print(f"  baseline (today's pHash scan over every claim) median {ix['old_ms']:.0f} ms; "
+          f"ratio find_duplicate_claim/baseline {ix['check_ms'] / ix['old_ms']:.4f}")  # fmt: skip
     return 0
 
 

@@ -107,10 +107,15 @@ def matching_evidence_ids(
 _LIVE_OTHER = (Claim.state.in_(LIVE), Claim.id != bindparam("exclude"))
 _SAME_BYTES = (
     select(Claim)
-    .join(Evidence, Claim.evidence_id == Evidence.id)
     .where(
         *_LIVE_OTHER,
-        or_(Claim.evidence_id == bindparam("evidence_id"), Evidence.sha256 == bindparam("sha256")),
+        # Evidence ids first (primary key or sha256 index), then their claims: an OR across the
+        # join would read every claim.
+        Claim.evidence_id.in_(
+            select(Evidence.id).where(
+                or_(Evidence.id == bindparam("evidence_id"), Evidence.sha256 == bindparam("sha256"))
+            )
+        ),
     )
     .order_by(Claim.created_at, Claim.id)
     .limit(1)
