@@ -278,3 +278,18 @@ def test_approving_a_second_claim_on_one_photo_is_refused(session, state, tmp_pa
 
     assert f"#{earlier.id}" in refused.value.user_message
     assert refused.value.user_message.startswith(f"申领 #{later.id} 暂不能通过")
+
+
+def test_colleagues_tapping_one_forwarded_photo_at_once_make_one_claim(
+    client, session, state, drain
+):
+    _boss, (worker, colleague) = make_team(session)
+    cards = [photo_card(client, session, drain, who, seed=8) for who in (worker, colleague)]
+    for who, card in zip((worker, colleague), cards, strict=True):
+        regular(session, who)
+        press(client, who, button(card, "A05"))
+
+    assert race(state, threads=2) == 2
+    drain()
+
+    assert len(claims(session)) == 1
