@@ -314,6 +314,7 @@ def measure_index(paths: list[Path], url: str, size: int, media: Path, log) -> d
     rows = session.scalar(select(func.count()).select_from(EvidenceHash))
     checks, lookups, candidates, found = [], [], [], 0
     other = _employee(session, "R0002")
+    session.commit()
     for img, own in originals:
         data = _jpeg(_crop(img, 0.9), 80)
         ev = store_photo(session, media, other, data, source="bench", now=NOW)
@@ -385,14 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG))
     parser.add_argument("--cache", type=Path, default=ROOT / "var" / "bench" / "photos")
+    parser.add_argument("--index-only", action="store_true", help="skip the rates on the photo set")
     args = parser.parse_args(argv)
     print("photographs (Debian packages):")
     paths, used = photo_paths(args.cache)
     print(f"  {len(paths)} photos from {', '.join(used)}")
     with tempfile.TemporaryDirectory(prefix="bench-evidence-") as tmp:
         tmp_path = Path(tmp)
-        r = measure_rates(paths, tmp_path / "media", f"sqlite:///{tmp_path / 'rates.db'}")
-        _print_rates(r)
+        if not args.index_only:
+            r = measure_rates(paths, tmp_path / "media", f"sqlite:///{tmp_path / 'rates.db'}")
+            _print_rates(r)
         url, drop = f"sqlite:///{tmp_path / 'index.db'}", None
         if args.backend == "postgresql":
             pg = _private_pg(args.pg_url)
