@@ -147,7 +147,6 @@ def _signs(full: bytes) -> np.ndarray:
 
 # `low` is signs[_LOW_MASK] read as one binary number, first sign the highest bit; band k takes
 # the bits at positions k, k + BANDS, … (see `bands`). Both as dot products with powers of two.
-_LOW_WEIGHTS = [1 << (LOW * LOW - 2 - i) for i in range(LOW * LOW - 1)]
 _BAND_WEIGHTS = np.zeros((BANDS, LOW * LOW - 1), dtype=np.int64)
 for _k in range(BANDS):
     for _i, _pos in enumerate(range(_k, LOW * LOW - 1, BANDS)):
@@ -159,7 +158,8 @@ def _from_signs(crop: int, signs: np.ndarray) -> PhotoHash:
     signs[0, 0] = False
     full = np.packbits(signs.astype(np.uint8)).tobytes()
     seq = signs[_LOW_MASK]
-    low = sum(w for w, bit in zip(_LOW_WEIGHTS, seq, strict=True) if bit)
+    # 63 signs pack into 8 bytes with one padding bit at the end.
+    low = int.from_bytes(np.packbits(seq).tobytes(), "big") >> 1
     keys = tuple(int(k) for k in _BAND_WEIGHTS @ seq.astype(np.int64))
     return PhotoHash(crop=crop, low=low, full=full, keys=keys)
 
