@@ -466,12 +466,21 @@ def test_photo_of_a_rejected_or_withdrawn_claim_is_not_flagged(
     assert find_duplicate_claim(session, again) is None
 
 
-def test_claim_using_the_same_evidence_row_is_ignored(session: Session, media: Path) -> None:
+def test_claim_on_the_same_evidence_row_is_found(session: Session, media: Path) -> None:
+    # One photo's rule card tapped twice used to make two claims: the same row was skipped.
     employee = make_employee(session)
     ev = store_photo(session, media, employee, _jpeg(seed=26), source="x", now=NOW)
-    make_claim(session, employee=employee, evidence=ev)
+    claim = make_claim(session, employee=employee, evidence=ev)
 
-    assert find_duplicate_claim(session, ev) is None
+    assert find_duplicate_claim(session, ev) == claim
+
+
+def test_the_claim_being_decided_is_not_its_own_duplicate(session: Session, media: Path) -> None:
+    employee = make_employee(session)
+    ev = store_photo(session, media, employee, _jpeg(seed=26), source="x", now=NOW)
+    claim = make_claim(session, employee=employee, evidence=ev)
+
+    assert find_duplicate_claim(session, ev, exclude_claim_id=claim.id) is None
 
 
 @pytest.mark.parametrize("exact", [True, False], ids=["exact", "near"])

@@ -6,7 +6,7 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 
 from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
-from bot.models.claims import Campaign, Claim, ClaimState, Evidence, Rule
+from bot.models.claims import Campaign, Claim, ClaimState, Evidence, EvidenceHash, Rule
 from bot.models.economy import (
     CampaignRule,
     Redemption,
@@ -66,6 +66,7 @@ __all__ = [
     "Employee",
     "EscalationPolicy",
     "Evidence",
+    "EvidenceHash",
     "Identity",
     "InboundEvent",
     "JobRun",

@@ -10,6 +10,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -72,6 +74,22 @@ class Evidence(Base):
     storage_key: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
+
+
+class EvidenceHash(Base):
+    """The perceptual hashes of one centre crop of an evidence photo (照片指纹), found by band:
+    `band0`…`band3` are exact-match keys cut from the crop's low-frequency hash
+    (bot/services/photohash.py); `signs`, the crop's 255-bit hash, confirms a candidate."""
+
+    __tablename__ = "evidence_hashes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    crop: Mapped[int] = mapped_column(SmallInteger)
+    signs: Mapped[bytes] = mapped_column(LargeBinary(32))
+    band0: Mapped[int] = mapped_column(Integer, index=True)
+    band1: Mapped[int] = mapped_column(Integer, index=True)
+    band2: Mapped[int] = mapped_column(Integer, index=True)
+    band3: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class Claim(Base):

@@ -29,6 +29,19 @@ SELF_APPROVAL = "不能审核自己的申领。"
 DUPLICATE_PHOTO = (
     "这张照片已用于申领 #{claim_id}（{name} {time} {rule}），不能重复使用。请拍一张新照片。"
 )
+PHOTO_ALREADY_CLAIMED = (
+    "这张照片已提交申领 #{claim_id}（{rule}），一张照片只能申领一次。"
+    "如需申领其他行为，请另拍一张照片。"
+)
+PHOTO_USED_AT_APPROVAL = (
+    "申领 #{claim_id} 暂不能通过：照片与{state}的申领 #{other_id}（{name} {time} {rule}）相同，"
+    "一张照片只能申领一次。请点「驳回」并说明原因。"
+)
+CAP_AT_APPROVAL = (
+    "申领 #{claim_id} 暂不能通过：{name} 的「{rule}」{period}已通过 {count} 次，"
+    "达到{cap_name} {cap} 次。请点「驳回」并说明原因；如上限有误，请 HR 调整后再审。"
+)
+CAP_PERIODS = {"daily": ("{date} 当天", "每日上限"), "weekly": ("{date} 所在周", "每周上限")}
 DAILY_CAP = "「{rule}」今天已申领 {count} 次，达到每日上限 {cap} 次。"
 WEEKLY_CAP = "「{rule}」本周已申领 {count} 次，达到每周上限 {cap} 次。"
 RULE_INACTIVE = "规则 {code} 已停用，请发送「申领」查看可用规则。"
@@ -54,6 +67,47 @@ REASON_REQUIRED = "请填写驳回原因。"
 UNKNOWN_RULE = "没有编号为 {code} 的规则，发送「申领」查看规则列表。"
 NOT_YOUR_PHOTO = "只能使用自己发送的照片申领。"
 UNKNOWN_CLAIM = "没有找到这条申领。"
+
+
+def cap_reached_at_approval(claim: Claim, *, kind: str, count: int, cap: int, tz: ZoneInfo) -> str:
+    """Why an approval would pass a daily or weekly cap, for the approver."""
+    period, cap_name = CAP_PERIODS[kind]
+    date = claim.created_at.astimezone(tz).strftime("%m-%d")
+    return CAP_AT_APPROVAL.format(
+        claim_id=claim.id,
+        name=claim.employee.name,
+        rule=claim.rule.title,
+        period=period.format(date=date),
+        count=count,
+        cap_name=cap_name,
+        cap=cap,
+    )
+
+
+def photo_already_used(claim: Claim, earlier: Claim, *, tz: ZoneInfo) -> str:
+    """Why a claim whose photo backs an earlier claim cannot pass, for the approver."""
+    return PHOTO_USED_AT_APPROVAL.format(
+        claim_id=claim.id,
+        state=STATE_LABELS[ClaimState(earlier.state)],
+        other_id=earlier.id,
+        name=earlier.employee.name,
+        time=local_dt(earlier.created_at, tz),
+        rule=earlier.rule.title,
+    )
+
+
+def duplicate_photo(earlier: Claim, evidence_id: int, *, tz: ZoneInfo) -> str:
+    """Why a photo cannot back a new claim: this very photo was claimed already, or a copy."""
+    if earlier.evidence_id == evidence_id:
+        return PHOTO_ALREADY_CLAIMED.format(
+            claim_id=earlier.id, rule=f"{earlier.rule.code} {earlier.rule.title}"
+        )
+    return DUPLICATE_PHOTO.format(
+        claim_id=earlier.id,
+        name=earlier.employee.name,
+        time=local_dt(earlier.created_at, tz),
+        rule=earlier.rule.title,
+    )
 
 
 def approval_choices(claim_id: int) -> tuple[Choice, Choice]:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import asks
-from bot.errors import BotError, InvalidInput, LimitReached, NotAllowed, NotFound
+from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
 from bot.models import (
     AuditLog,
     Campaign,
@@ -26,14 +26,14 @@ from bot.notices import ledger as ledger_notices
 from bot.notices import review as review_notices
 from bot.services import review
 from bot.services.campaigns import Award, award_for, campaigns_for
+from bot.services.caps import check_caps, check_caps_at_approval, serialize_claims_of
 from bot.services.evidence import find_duplicate_claim
 from bot.services.ledger import append_entry, balance
 from bot.services.people import approvers_of, can_approve
+from bot.services.reuse import lock_photo
 from bot.services.workcal import get_setting
 from bot.signing import Signer
-from bot.timeutil import day_start, local_dt, week_start
 
-COUNTED_STATES = (ClaimState.PENDING, ClaimState.APPROVED)
 REMINDER_DEFAULT = {"after_hours": 4}
 
 
@@ -91,36 +91,6 @@ def likely_rules(session: Session, employee: Employee, limit: int = 6) -> list[R
     return (ordered + rest)[:limit]
 
 
-def _count_since(session: Session, employee_id: int, rule_id: int, since: datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count(Claim.id)).where(
-                Claim.employee_id == employee_id,
-                Claim.rule_id == rule_id,
-                Claim.state.in_(COUNTED_STATES),
-                Claim.created_at >= since,
-            )
-        )
-        or 0
-    )
-
-
-def check_caps(session: Session, employee: Employee, rule: Rule, ctx: ClaimContext) -> None:
-    """Raises LimitReached when a daily or weekly cap would be exceeded."""
-    if rule.daily_cap is not None:
-        n = _count_since(session, employee.id, rule.id, day_start(ctx.now, ctx.tz))
-        if n >= rule.daily_cap:
-            raise LimitReached(
-                notices.DAILY_CAP.format(rule=rule.title, count=n, cap=rule.daily_cap)
-            )
-    if rule.weekly_cap is not None:
-        n = _count_since(session, employee.id, rule.id, week_start(ctx.now, ctx.tz))
-        if n >= rule.weekly_cap:
-            raise LimitReached(
-                notices.WEEKLY_CAP.format(rule=rule.title, count=n, cap=rule.weekly_cap)
-            )
-
-
 def active_campaigns(session: Session, rule: Rule, when: datetime) -> list[Campaign]:
     """Campaigns whose bonus applies to a claim made at `when` under `rule`."""
     return campaigns_for(session, rule, when)
@@ -137,19 +107,22 @@ def claim_points(session: Session, claim: Claim) -> int:
 
 
 def check_evidence(session: Session, employee: Employee, evidence: Evidence, tz: ZoneInfo) -> None:
-    """Raises InvalidInput when the photo is someone else's or already backs another claim."""
+    """Raises NotAllowed when the photo is someone else's, InvalidInput when it (or a copy of
+    it) already backs a pending or approved claim: a photo backs one claim."""
     if evidence.employee_id != employee.id:
         raise NotAllowed(notices.NOT_YOUR_PHOTO)
     earlier = find_duplicate_claim(session, evidence)
     if earlier is not None:
-        raise InvalidInput(
-            notices.DUPLICATE_PHOTO.format(
-                claim_id=earlier.id,
-                name=earlier.employee.name,
-                time=local_dt(earlier.created_at, tz),
-                rule=earlier.rule.title,
-            )
-        )
+        raise InvalidInput(notices.duplicate_photo(earlier, evidence.id, tz=tz))
+
+
+def check_photo_at_approval(session: Session, claim: Claim, tz: ZoneInfo) -> None:
+    """Raises InvalidInput when the claim's photo (or a copy) backs a claim made before it."""
+    if claim.evidence is None:
+        return
+    earlier = find_duplicate_claim(session, claim.evidence, exclude_claim_id=claim.id)
+    if earlier is not None and (earlier.created_at, earlier.id) < (claim.created_at, claim.id):
+        raise InvalidInput(notices.photo_already_used(claim, earlier, tz=tz))
 
 
 def submit_claim(
@@ -176,9 +149,11 @@ def submit_claim(
         raise InvalidInput(notices.RULE_INACTIVE.format(code=rule.code))
     if rule.evidence_required and evidence is None:
         raise InvalidInput(notices.EVIDENCE_REQUIRED.format(rule=rule.title))
+    serialize_claims_of(session, employee)
     if evidence is not None:
+        lock_photo(session, evidence)
         check_evidence(session, employee, evidence, ctx.tz)
-    check_caps(session, employee, rule, ctx)
+    check_caps(session, employee, rule, ctx.now, ctx.tz)
     approvers = approvers_of(employee)
     if not approvers:
         raise NotAllowed(notices.NO_SUPERVISOR)
@@ -247,14 +222,24 @@ def approve_claim(session: Session, claim_id: int, actor: Employee, ctx: ClaimCo
 
     Raises:
         BotError: no longer pending, not the approver, own claim, already approved once, or
-        nobody to give the second approval.
+        nobody to give the second approval; LimitReached or InvalidInput when crediting would
+        pass a cap or the photo backs an earlier claim (the claim stays pending: the approver
+        rejects it with a reason, or HR corrects the cap).
     """
     claim = get_claim_for_update(session, claim_id)
     ensure_decidable(claim, actor)
+    _check_creditable(session, claim, ctx)
     award = claim_award(session, claim)
     if hold_for_review(session, claim, actor, award, ctx):
         return claim
     return credit_claim(session, claim, actor, ctx)
+
+
+def _check_creditable(session: Session, claim: Claim, ctx: ClaimContext) -> None:
+    """One claimant's claims one at a time; then caps and the photo, as they stand now."""
+    serialize_claims_of(session, claim.employee)
+    check_caps_at_approval(session, claim, ctx.tz)
+    check_photo_at_approval(session, claim, ctx.tz)
 
 
 def hold_for_review(
@@ -280,7 +265,15 @@ def credit_claim(
     session: Session, claim: Claim, actor: Employee, ctx: ClaimContext, *, tell: bool = True
 ) -> Claim:
     """Credit an approved claim (base points, then each campaign's bonus) and, with `tell`,
-    tell the claimant; `actor` is who decided last."""
+    tell the claimant; `actor` is who decided last.
+
+    Caps and the photo's uniqueness are checked again here, in the transaction that credits,
+    whichever approval (first, second, or an implemented suggestion) gets here.
+
+    Raises:
+        LimitReached, InvalidInput: a cap would be passed, or the photo backs an earlier claim.
+    """
+    _check_creditable(session, claim, ctx)
     rule = claim.rule
     total = 0
     entry = append_entry(

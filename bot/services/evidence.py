@@ -1,4 +1,5 @@
-"""Evidence photos (证据): validate, strip personal metadata, store by content, find re-used photos."""
+"""Evidence photos (证据): validate, strip personal metadata, store by content, fingerprint for
+reuse checks (bot/services/reuse.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import imagehash
-from PIL import Image, ImageOps, ImageStat
-from sqlalchemy import select
+from PIL import Image, ImageOps
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
-from bot.models import Claim, ClaimState, Employee, Evidence
+from bot.models import Employee, Evidence
 from bot.notices.evidence import (
     PHOTO_CORRUPT,
     PHOTO_NOT_IMAGE,
@@ -26,14 +26,13 @@ from bot.notices.evidence import (
     PHOTO_TOO_MANY_PIXELS,
     PHOTO_UNSUPPORTED,
 )
+from bot.services.photohash import PhotoHash, has_detail, photo_hashes
+from bot.services.reuse import find_duplicate_claim, index_photo
+
+__all__ = ["find_duplicate_claim", "photo_path", "read_photo", "store_photo"]
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
-PHASH_DISTANCE = 6
-# Below this grey-level spread (on a 64×64 thumbnail) a photo has too little detail for a
-# perceptual hash: every plain or dark picture (covered lens, blank wall) hashes the same, so
-# one worker's would be taken for another's. Those photos are matched only byte for byte.
-MIN_DETAIL_STDDEV = 4.0
 
 
 # EXIF dates carry no zone; photos are taken in the factory (design §11).
@@ -58,7 +57,6 @@ _BMP_HEADER_SIZES = {12, 40, 52, 56, 64, 108, 124}
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
 # Metadata is untrusted too; a broken EXIF block costs the date, never the photo.
 _EXIF_ERRORS = (*_DECODE_ERRORS, KeyError, TypeError, AttributeError)
-_PENDING_OR_APPROVED = (ClaimState.PENDING, ClaimState.APPROVED)
 
 
 def store_photo(
@@ -78,7 +76,7 @@ def store_photo(
     if len(data) > MAX_BYTES:
         raise InvalidInput(PHOTO_TOO_LARGE)
     fmt = _sniff_format(data)
-    clean, taken_at, phash = _sanitize(data, fmt)
+    clean, taken_at, phash, fingerprints = _sanitize(data, fmt)
     _, ext, mime_type = _OUTPUT[fmt]
     digest = hashlib.sha256(clean.bytes).hexdigest()
     key = f"{digest[:2]}/{digest[2:4]}/{digest}.{ext}"
@@ -98,44 +96,8 @@ def store_photo(
     )
     session.add(evidence)
     session.flush()
+    index_photo(session, evidence, fingerprints)
     return evidence
-
-
-def find_duplicate_claim(session: Session, evidence: Evidence) -> Claim | None:
-    """The earliest pending or approved claim (anyone's) whose photo is this one or nearly so.
-
-    An equal sha256 wins; otherwise a perceptual hash within PHASH_DISTANCE. Claims that use this
-    very evidence row are ignored.
-    """
-    conditions = [Claim.state.in_(_PENDING_OR_APPROVED)]
-    if evidence.id is not None:
-        conditions.append(Claim.evidence_id != evidence.id)
-    order = (Claim.created_at, Claim.id)
-    exact = session.scalars(
-        select(Claim)
-        .join(Evidence, Claim.evidence_id == Evidence.id)
-        .where(*conditions, Evidence.sha256 == evidence.sha256)
-        .order_by(*order)
-        .limit(1)
-    ).first()
-    if exact is not None:
-        return exact
-
-    target = _phash_int(evidence.phash)
-    if target is None:
-        return None
-    # A Python scan over (id, phash) in claim order: Hamming distance has no portable SQL form.
-    rows = session.execute(
-        select(Claim.id, Evidence.phash)
-        .join(Evidence, Claim.evidence_id == Evidence.id)
-        .where(*conditions)
-        .order_by(*order)
-    ).all()
-    for claim_id, other in rows:
-        other_int = _phash_int(other)
-        if other_int is not None and (target ^ other_int).bit_count() <= PHASH_DISTANCE:
-            return session.get(Claim, claim_id)
-    return None
 
 
 def photo_path(media_dir: Path, evidence: Evidence) -> Path:
@@ -196,8 +158,9 @@ def _is_other_known_format(data: bytes) -> bool:
     )
 
 
-def _sanitize(data: bytes, fmt: str) -> tuple[_Clean, datetime | None, str]:
-    """Decode fully, re-encode without metadata except the capture time; also the perceptual hash.
+def _sanitize(data: bytes, fmt: str) -> tuple[_Clean, datetime | None, str, list[PhotoHash]]:
+    """Decode fully, re-encode without metadata except the capture time; also the perceptual
+    hash (pHash, kept for exports) and the fingerprints that find reused photos.
 
     Raises: InvalidInput(PHOTO_CORRUPT or PHOTO_TOO_MANY_PIXELS).
     """
@@ -249,9 +212,9 @@ def _sanitize(data: bytes, fmt: str) -> tuple[_Clean, datetime | None, str]:
         options["quality"] = WEBP_QUALITY
     buf = io.BytesIO()
     out.save(buf, format=stored_format, **options)
-    phash = str(imagehash.phash(out)) if _has_detail(out) else ""
+    phash = str(imagehash.phash(out)) if has_detail(out) else ""
     taken_at = None if taken_local is None else taken_local.replace(tzinfo=EXIF_TZ).astimezone(UTC)
-    return _Clean(buf.getvalue(), out.width, out.height), taken_at, phash
+    return _Clean(buf.getvalue(), out.width, out.height), taken_at, phash, photo_hashes(out)
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -292,20 +255,6 @@ def _parse_exif_datetime(raw: object) -> datetime | None:
         return None
     # Cameras with an unset clock write 1970 or the all-zero date (which strptime refuses).
     return parsed if parsed.year >= 1980 else None
-
-
-def _has_detail(img: Image.Image) -> bool:
-    """True when the picture has enough contrast for its perceptual hash to mean something."""
-    grey = img.convert("L").resize((64, 64), Image.Resampling.BILINEAR)
-    return ImageStat.Stat(grey).stddev[0] >= MIN_DETAIL_STDDEV
-
-
-def _phash_int(value: str | None) -> int | None:
-    """A perceptual hash as an int, or None when the stored text is not hex."""
-    try:
-        return int(value, 16) if value else None
-    except ValueError:
-        return None
 
 
 def _write_once(path: Path, data: bytes) -> None:
