@@ -6,6 +6,7 @@ photos and numbers collected from the next message, refusals, audit, every copy 
 an answer, reminders and escalation by policy on the workday calendar (`tick`).
 """
 
+from bot.asks.bulk import NewAsk, open_asks
 from bot.asks.engine import (
     acknowledge,
     answer,
@@ -31,7 +32,17 @@ from bot.asks.inputs import (
     take_text,
     wants_photo,
 )
-from bot.asks.kinds import Answer, AskKind, Choice, Needs, choice_of, choices_of, register
+from bot.asks.kinds import (
+    Answer,
+    AskKind,
+    Choice,
+    Needs,
+    choice_of,
+    choices_of,
+    is_offered,
+    register,
+    step_taken,
+)
 
 __all__ = [
     "NOTIFY",
@@ -39,6 +50,7 @@ __all__ = [
     "AskKind",
     "Choice",
     "Needs",
+    "NewAsk",
     "TickReport",
     "acknowledge",
     "answer",
@@ -50,9 +62,11 @@ __all__ = [
     "content_of",
     "ensure_live",
     "find_live",
+    "is_offered",
     "lock",
     "may_answer",
     "open_ask",
+    "open_asks",
     "open_asks_of",
     "press",
     "press_reason",
@@ -60,6 +74,7 @@ __all__ = [
     "register",
     "send_copy",
     "show",
+    "step_taken",
     "take_photo",
     "take_text",
     "tick",
