@@ -12,7 +12,7 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, claim, help, points, tasks
+from handlers import approval, asks, changes, claim, help, points, tasks
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "pending": approval.handle_pending,
     "任务": asks.handle_tasks,
     "tasks": asks.handle_tasks,
+    "变更": changes.handle_change,
+    "change": changes.handle_change,
 }
 LATER = {
     "建议": "建议",
@@ -54,7 +56,7 @@ ACTIONS: dict[str, ActionHandler] = {
     **dict.fromkeys(asks.LEGACY, asks.handle_legacy),
 }
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks)
+KIND_MODULES = (approval, tasks, changes)
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bot.api import tasks
+from bot.api import changes, tasks
 from bot.api.base import ApiDoc, ApiError
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def make_blueprint(state: BotState) -> Blueprint:
         return None
 
     tasks.register(api, state, doc)
+    changes.register(api, state, doc)
 
     @api.get("/openapi.json")
     def openapi() -> Any:

@@ -3,6 +3,7 @@
 from bot.cli.data import import_departments_command, import_org_command, rules_group
 from bot.cli.jobs import calendar_group, jobs_group, scheduler_command
 from bot.cli.main import cli
+from bot.cli.modules import import_modules_command
 
 for command in (
     import_org_command,
@@ -11,6 +12,7 @@ for command in (
     scheduler_command,
     jobs_group,
     calendar_group,
+    import_modules_command,
 ):
     cli.add_command(command)
 
