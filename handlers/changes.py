@@ -54,9 +54,12 @@ def _context(answer: asks.Answer) -> ChangeContext:
     return ChangeContext(now=answer.now, tz=answer.tz, signer=answer.signer)
 
 
-def _open_change(answer: asks.Answer) -> Change:
-    """The ask's change, locked; refused politely once the change is closed."""
-    change = lock_change(answer.session, change_id_of(answer.ask))
+def _open_change(answer: asks.Answer, *, lock: bool = True) -> Change:
+    """The ask's change (locked: answers that may complete it go one at a time); refused
+    politely once the change is closed."""
+    session, change_id = answer.session, change_id_of(answer.ask)
+    change = lock_change(session, change_id) if lock else session.get(Change, change_id)
+    assert change is not None, "asks are opened with their change"
     if change.status != ChangeStatus.OPEN:
         raise BotError(notices.CHANGE_CLOSED.format(title=notices.short_title(change)))
     return change
@@ -79,7 +82,9 @@ def _on_impact(answer: asks.Answer) -> list[Message]:
 
 def _on_notice(answer: asks.Answer) -> list[Message]:
     """确认无误, or feedback (text or photo) for the author."""
-    change = _open_change(answer)
+    # Not locked: feedback never completes a change, and the change's completion may be
+    # closing this very notice (it holds the change and waits for this ask).
+    change = _open_change(answer, lock=False)
     notice_feedback(answer.session, change, answer.actor, answer.choice, _context(answer),
                     note=answer.reason, evidence_id=answer.evidence_id)  # fmt: skip
     if answer.choice.key == "confirm":
@@ -188,7 +193,6 @@ def _close(ctx: HandlerContext, args: str) -> list[Message]:
     title = notices.short_title(change)
     if change.status == ChangeStatus.CLOSED:
         return [Text(ALREADY_CLOSED.format(title=title))]
-    change = lock_change(ctx.session, change.id)
     count = close_change(ctx.session, change, outcome=notices.CLOSED_OUTCOME, now=ctx.now,
                          tz=ctx.tz, by=ctx.sender, reason=reason.strip() or None)  # fmt: skip
     return [Text(CLOSED_REPLY.format(title=title, count=count))]

@@ -25,7 +25,6 @@ from bot.services.changes import (
     ImpactDraft,
     create_change,
     find_change,
-    lock_change,
 )
 
 if TYPE_CHECKING:
@@ -276,9 +275,9 @@ def register(api: Blueprint, state: BotState, doc: ApiDoc) -> None:
         body = parse_model(RetestIn, parse_json(request.get_data()))
         try:
             with session_scope(state.session_factory) as session:
-                if session.get(Change, number) is None:
+                change = session.get(Change, number)
+                if change is None:
                     raise ApiError("id", "no change with this id", 404)
-                change = lock_change(session, number)
                 retest, new = report_from_outside(session, change, body.owner, body.result,
                                                   context(), note=body.note)  # fmt: skip
                 result = retest_json(retest, body.owner)

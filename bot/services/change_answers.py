@@ -39,6 +39,7 @@ from bot.services.changes import (
     confirm_by,
     effective_start,
     impacts_of,
+    lock_change,
 )
 from bot.services.ledger import append_entry
 from bot.timeutil import local_dt
@@ -156,8 +157,7 @@ def reject(
     supervisor = owner.supervisor if owner.supervisor and owner.supervisor.active else None
     notices.tell_rejected(session, change, owner, reason, supervisor=supervisor, now=ctx.now)
     _audit(session, owner, "change.reject", change, {"reason": reason}, ctx.now)
-    publish_summary(session, change, now=ctx.now, tz=ctx.tz)
-    complete_if_done(session, change, ctx, answering=answering)
+    _settle(session, change, ctx, answering)
     told = [change.author]
     if supervisor is not None and supervisor.id != change.author_id:
         told.append(supervisor)
@@ -262,9 +262,15 @@ def report_retest(
             "points": retest.points, "ledger_entry": retest.ledger_entry_id,
             "evidence": retest.evidence_id, "source": source}, ctx.now)  # fmt: skip
     session.flush()
-    publish_summary(session, change, now=ctx.now, tz=ctx.tz)
-    complete_if_done(session, change, ctx, answering=answering)
+    _settle(session, change, ctx, answering)
     return True
+
+
+def _settle(session: Session, change: Change, ctx: ChangeContext, answering: Ask | None) -> None:
+    """Complete the change if this was the last thing it waited for, else refresh its summary
+    (last: the summary card's row is the last lock an answer takes, see close_change)."""
+    if not complete_if_done(session, change, ctx, answering=answering):
+        publish_summary(session, change, now=ctx.now, tz=ctx.tz)
 
 
 def complete_if_done(
@@ -348,6 +354,11 @@ def report_from_outside(
         )
     if owner is None or ack is None:
         raise FieldError("owner", "not an affected owner of this change")
+    # The retest task first, then the change: the order a tap on the task takes them.
+    ask = live_ask(session, change, notices.RETEST_KIND, owner.id)
+    if ask is not None:
+        ask = asks.lock(session, ask.id)
+    change = lock_change(session, change.id)
     retest = retest_of(session, change, owner.id)
     if retest is not None and retest.state == RetestState.REPORTED:
         if retest.result != result:
@@ -357,9 +368,8 @@ def report_from_outside(
         raise RetestConflict("owner", f"no retest task: the owner's decision is {ack.decision}")
     if change.status != ChangeStatus.OPEN:
         raise RetestConflict("id", "the change is closed")
-    ask = live_ask(session, change, notices.RETEST_KIND, owner.id)
-    if ask is not None:
-        ask = asks.lock(session, ask.id)
+    if ask is not None and ask.state not in LIVE:
+        ask = None  # settled while this request waited for it
     report_retest(session, change, retest, result, ctx, by=None, source="api", note=note,
                   answering=ask)  # fmt: skip
     if ask is not None:

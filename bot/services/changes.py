@@ -304,15 +304,14 @@ def find_by_reference(session: Session, reference: str) -> Change | None:
     ).first()
 
 
-def live_asks(session: Session, change: Change) -> list[Ask]:
-    """Every ask of the change still waiting for an answer."""
-    return list(
-        session.scalars(
-            select(Ask)
-            .where(Ask.subject == change_subject(change.id), Ask.state.in_(LIVE))
-            .order_by(Ask.id)
-        )
+def live_asks(session: Session, change: Change, *, lock: bool = False) -> list[Ask]:
+    """Every ask of the change still waiting for an answer (locked in id order with `lock`)."""
+    query = (
+        select(Ask)
+        .where(Ask.subject == change_subject(change.id), Ask.state.in_(LIVE))
+        .order_by(Ask.id)
     )
+    return list(session.scalars(query.with_for_update() if lock else query))
 
 
 def close_change(
@@ -329,11 +328,15 @@ def close_change(
     """Close the change: its waiting asks (but `keep`, the one being answered right now) show
     `outcome` and refuse late taps politely; the summary says closed. Returns how many asks
     were closed; a second close changes nothing."""
+    # Lock order, as every answer takes them: the asks, then the change, then the summary
+    # card. An answer holds its ask and waits for the change; taking the change first here
+    # would deadlock with it on PostgreSQL.
+    waiting = [a for a in live_asks(session, change, lock=True) if keep is None or a.id != keep.id]
+    change = lock_change(session, change.id)
     if change.status == ChangeStatus.CLOSED:
         return 0
     change.status, change.closed_at = ChangeStatus.CLOSED, now
     change.closed_reason = (reason or outcome)[:200]
-    waiting = [a for a in live_asks(session, change) if keep is None or a.id != keep.id]
     for ask in waiting:
         asks.close_ask(session, ask, outcome=outcome, now=now)
     publish_summary(session, change, now=now, tz=tz)
