@@ -60,9 +60,13 @@ def _open_change(answer: asks.Answer, *, lock: bool = True) -> Change:
     session, change_id = answer.session, change_id_of(answer.ask)
     change = lock_change(session, change_id) if lock else session.get(Change, change_id)
     assert change is not None, "asks are opened with their change"
+    _refuse_if_closed(change)
+    return change
+
+
+def _refuse_if_closed(change: Change) -> None:
     if change.status != ChangeStatus.OPEN:
         raise BotError(notices.CHANGE_CLOSED.format(title=notices.short_title(change)))
-    return change
 
 
 def _on_impact(answer: asks.Answer) -> list[Message]:
@@ -102,21 +106,25 @@ def _on_negotiation(answer: asks.Answer) -> list[Message]:
 
 def _on_retest(answer: asks.Answer) -> list[Message]:
     """提交重测报告 keeps the photo or text; 通过 / 不通过 reports the retest and credits the
-    compensation (already done when PLM reported it: then nothing more)."""
+    compensation (already done when PLM reported it: then nothing more). A supervisor copied
+    on an overdue task may report it for the owner, who is told."""
     session, ctx = answer.session, _context(answer)
     change = lock_change(session, change_id_of(answer.ask))
     retest = retest_of(session, change, answer.ask.owner_id)
     assert retest is not None, "a retest ask is opened with its retest"
     if retest.state == RetestState.REPORTED:
         return []  # PLM reported it; its answer in the owner's name settles the task
-    _open_change(answer)
+    _refuse_if_closed(change)
     if answer.choice.key == "report":
         take_report(retest, note=answer.reason, evidence_id=answer.evidence_id)
         return [Text(notices.REPORT_TAKEN)]
-    if not report_retest(session, change, retest, answer.choice.key, ctx, by=answer.actor,
-                         source="chat", answering=answer.ask):  # fmt: skip
-        return []
+    report_retest(session, change, retest, answer.choice.key, ctx, by=answer.actor,
+                  source="chat", answering=answer.ask)  # fmt: skip
     result = notices.RESULT_WORDS[answer.choice.key]
+    if answer.actor.id != retest.owner_id:
+        owner = answer.ask.owner.name
+        return [Text(notices.RETEST_DONE_FOR.format(owner=owner, result=result,
+                                                    points=retest.points))]  # fmt: skip
     if not retest.ledger_entry_id:
         return [Text(notices.RETEST_DONE.format(result=result))]
     total = balance(session, retest.owner_id)

@@ -305,3 +305,13 @@ def test_the_openapi_document_describes_the_change_routes(client):
     assert "from" in schemas["ChangeReportOut"]["properties"]
     post = doc["paths"]["/api/v1/changes"]["post"]
     assert set(post["responses"]) >= {"200", "201", "400"}
+
+
+def test_a_matrix_too_large_once_modules_are_expanded_is_400(client, session, plant):
+    team = [make_employee(session) for _ in range(5)]
+    add_module(session, "总装线", *team)
+    body = change_body(plant["engineer"], *[impact(module="总装线", object=f"工位{i}")
+                                            for i in range(4_001)])  # fmt: skip
+    response = post_change(client, body)
+    assert response.status_code == 400 and response.get_json()["field"] == "impacts"
+    assert _count(session, Change) == 0

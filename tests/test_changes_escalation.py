@@ -14,6 +14,8 @@ from bot.db import session_scope
 from bot.demo import seed_demo, seed_demo_change
 from bot.models import Ask, Employee, EscalationPolicy
 from bot.notices import asks as ask_texts
+from bot.notices import changes as notices
+from bot.services.ledger import balance
 from tests.change_support import (
     IMPACT_TITLE,
     RETEST_TITLE,
@@ -25,7 +27,7 @@ from tests.change_support import (
     post_change,
 )
 from tests.conftest import TZ
-from tests.localchat import button, inbox, last_card, press
+from tests.localchat import button, inbox, last, last_card, press, say
 
 REMINDER = f"⏰ 变更提醒：{IMPACT_TITLE}"
 
@@ -143,3 +145,33 @@ def test_the_demo_change_shows_the_flow_in_the_local_chat(state, session, drain)
     assert last_card(session, people["S003"], SUMMARY_TITLE).lines[0] == (
         "确认 0/3：接受 0 · 拒绝 0 · 协商中 0"
     )
+
+
+def test_a_copied_supervisor_may_report_the_retest_for_the_owner(
+    client, state, session, clock, drain
+):
+    plant = make_plant(session)
+    zhang, boss = plant["zhang"], plant["boss"]
+    post_change(client, change_body(plant["engineer"], impact(owner=zhang)))
+    drain()
+    press(client, zhang, button(last_card(session, zhang, IMPACT_TITLE), "接受"))
+    drain()
+    for when in (datetime(2026, 12, 4, 7, 30, tzinfo=TZ), datetime(2026, 12, 7, 7, 30, tzinfo=TZ)):
+        clock.set(when)
+        _tick(state)
+    drain()
+    copy = last_card(session, boss, f"⏰ 变更提醒：{RETEST_TITLE}")
+    press(client, boss, button(copy, "提交重测报告"))
+    say(client, boss, "已代为复测，尺寸合格")
+    drain()
+    press(client, boss, button(last(session, boss), "通过"))
+    drain()
+    assert last(session, boss).text == notices.RETEST_DONE_FOR.format(
+        owner=zhang.name, result="通过", points=5
+    )
+    assert last(session, zhang).text == notices.TO_OWNER_BY_OTHER.format(
+        name=boss.name, version="B", title="3号模具冲头尺寸变更", result="通过"
+    )
+    assert balance(session, zhang.id) == 5
+    ask = session.scalars(select(Ask).where(Ask.kind == "change_retest")).one()
+    assert (ask.owner_id, ask.answered_by_id, ask.answer) == (zhang.id, boss.id, "pass")

@@ -33,6 +33,7 @@ REJECTED = "已拒绝变更「{title}」，已通知 {people}。"
 REPORT_TAKEN = "已收到重测报告，请选择重测结果：通过 或 不通过。"
 RETEST_DONE = "✅ 重测已登记：{result}。"
 RETEST_CREDITED = "✅ 重测已登记：{result}。补偿 +{points} 分已入账，当前余额 {balance} 分。"
+RETEST_DONE_FOR = "✅ 已替 {owner} 登记重测：{result}，补偿 +{points} 分记入其积分。"
 RESULT_WORDS = {"pass": "通过", "fail": "不通过"}
 # Notify people's and the author's replies
 NOTICE_CONFIRMED = "👌 已确认变更「{title}」无误。"
@@ -52,6 +53,7 @@ TO_SUPERVISOR_REJECTED = (
 )
 TO_OWNER_BY_API = "📋 PLM 已登记你在变更「{version} {title}」的重测结果：{result}。"
 TO_OWNER_BY_API_CREDITED = TO_OWNER_BY_API + "补偿 +{points} 分已入账。"
+TO_OWNER_BY_OTHER = "📋 {name} 已替你登记变更「{version} {title}」的重测结果：{result}。"
 TO_AUTHOR_DONE = "✅ 变更「{version} {title}」已全部确认{retests}，状态：已完成。"
 DONE_RETESTS = "，重测 {reported} 项已报告（首次重测用时 {hours} 小时）"
 TO_AUTHOR_CLOSED = "变更「{version} {title}」已由 {name} 关闭：{reason}"

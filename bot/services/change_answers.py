@@ -257,6 +257,11 @@ def report_retest(
         retest.ledger_entry_id = entry.id
     if change.first_retest_at is None:
         change.first_retest_at = ctx.now
+    if by is not None and by.id != retest.owner_id:
+        text = notices.TO_OWNER_BY_OTHER.format(name=by.name, version=change.version,
+                                                title=change.title,
+                                                result=notices.RESULT_WORDS[result])  # fmt: skip
+        enqueue(session, Text(text), now=ctx.now, recipient=retest.owner)
     _audit(session, by, "change.retest", change,
            {"retest": retest.id, "owner_id": retest.owner_id, "result": result,
             "points": retest.points, "ledger_entry": retest.ledger_entry_id,

@@ -42,6 +42,8 @@ ACTIVE_EMPLOYEE = "no active employee with this employee_no"
 UNKNOWN_MODULE = "unknown module: import its owners with `python -m bot import-modules`"
 MODULE_WITHOUT_OWNER = "module has no active owner"
 OWNER_OR_MODULE = "give either owner or module"
+TOO_MANY_ROWS = "{rows} impact rows once modules are expanded to their owners; at most {limit}"
+MAX_ROWS = 20_000
 
 
 class FieldError(ValueError):
@@ -169,7 +171,8 @@ def resolve_impacts(session: Session, impacts: Sequence[ImpactDraft]) -> list[li
 
     Raises:
         FieldError: `impacts[i]`, `impacts[i].owner` or `impacts[i].module` at the first
-        impact that names nobody reachable.
+        impact that names nobody reachable; `impacts` when the matrix, modules expanded,
+        would exceed MAX_ROWS rows.
     """
     numbers = {i.owner for i in impacts if i.owner}
     people = _active_by_number(session, numbers)
@@ -189,6 +192,9 @@ def resolve_impacts(session: Session, impacts: Sequence[ImpactDraft]) -> list[li
         if not module_owners.get(impact.module):
             raise FieldError(f"impacts[{index}].module", MODULE_WITHOUT_OWNER)
         resolved.append(module_owners[impact.module])
+    rows = sum(len(owners) for owners in resolved)
+    if rows > MAX_ROWS:
+        raise FieldError("impacts", TOO_MANY_ROWS.format(rows=rows, limit=MAX_ROWS))
     return resolved
 
 
