@@ -55,32 +55,69 @@ def build_ask(
     told_may_answer: bool = False,
     anonymous: bool = False,
 ) -> Ask:
-    """A new, unsaved Ask with its chain's snapshot (open_ask, or many at once in bulk)."""
+    """A new, unsaved Ask with its chain's snapshot."""
+    ask = Ask(
+        **ask_values(
+            kind=kind, owner=owner, title=title, card=card, choices=choices, now=now,
+            chain=chain, subject=subject, delegates=delegates, due_at=due_at,
+            anchor_at=anchor_at, severity=severity, told_may_answer=told_may_answer,
+            anonymous=anonymous,
+        )
+    )  # fmt: skip
+    ask.owner = owner
+    return ask
+
+
+def ask_values(
+    *,
+    kind: str,
+    owner: Employee,
+    title: str,
+    card: Card | dict[str, Any],
+    choices: Sequence[Choice] | list[dict[str, Any]],
+    now: datetime,
+    chain: EscalationPolicy | None,
+    subject: str | None = None,
+    delegates: Sequence[Employee] = (),
+    due_at: datetime | None = None,
+    anchor_at: datetime | None = None,
+    severity: str = "normal",
+    told_may_answer: bool = False,
+    anonymous: bool = False,
+) -> dict[str, Any]:
+    """The column values of a new ask (a row to insert in bulk, or an Ask's constructor
+    arguments); `card` and `choices` may come already in their stored form."""
     steps = steps_of(chain)
     anchor = anchor_at or now
+    content = card_content(card) if isinstance(card, Card) else card
+    stored = [c.to_dict() if isinstance(c, Choice) else c for c in choices]
+    return {
+        "kind": kind,
+        "subject": subject,
+        "owner_id": owner.id,
+        "delegate_ids": [d.id for d in delegates if d.id != owner.id],
+        "title": title[:200],
+        "card": content,
+        "choices": stored,
+        "state": AskState.OPEN,
+        "severity": severity,
+        "told_may_answer": told_may_answer,
+        "anonymous": anonymous,
+        "created_at": now,
+        "due_at": due_at,
+        "anchor_at": anchor,
+        "policy": chain.name if chain is not None else None,
+        "policy_title": chain.title if chain is not None else None,
+        "steps": steps,
+        "step": 0,
+        "next_step_at": anchor + timedelta(minutes=steps[0]["at"]) if steps else None,
+    }
+
+
+def card_content(card: Card) -> dict[str, Any]:
+    """What an ask stores of its card: everything but the buttons, key and status (the
+    engine adds those per person and per state)."""
     content = card.to_dict()
     for key in ("buttons", "key", "status"):
         content.pop(key, None)
-    ask = Ask(
-        kind=kind,
-        subject=subject,
-        owner_id=owner.id,
-        delegate_ids=[d.id for d in delegates if d.id != owner.id],
-        title=title[:200],
-        card=content,
-        choices=[c.to_dict() for c in choices],
-        state=AskState.OPEN,
-        severity=severity,
-        told_may_answer=told_may_answer,
-        anonymous=anonymous,
-        created_at=now,
-        due_at=due_at,
-        anchor_at=anchor,
-        policy=chain.name if chain is not None else None,
-        policy_title=chain.title if chain is not None else None,
-        steps=steps,
-        step=0,
-        next_step_at=anchor + timedelta(minutes=steps[0]["at"]) if steps else None,
-    )
-    ask.owner = owner
-    return ask
+    return content

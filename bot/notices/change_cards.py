@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.models import Change, ChangeImpact, ChangeStatus, Employee
+from bot.models import Change, ChangeStatus, Employee
 from bot.notices.changes import IMPACT_TITLE, NEGOTIATION_TITLE, RETEST_TITLE
 from bot.timeutil import local_dt
 from cards import Card, Field
@@ -45,7 +46,20 @@ def _hours(value: float) -> str:
     return f"{value:g}"
 
 
-def matrix_lines(impacts: Sequence[ChangeImpact]) -> tuple[str, ...]:
+class MatrixRow(Protocol):
+    """One impact row as cards show it: a ChangeImpact, or the same values before insert."""
+
+    @property
+    def object(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def hours(self) -> float: ...
+    @property
+    def compensation_points(self) -> int: ...
+
+
+def matrix_lines(impacts: Sequence[MatrixRow]) -> tuple[str, ...]:
     """The impact matrix rows (对象 / 动作 / 预计工时 / 补偿), at most a phone screen of them."""
     rows = [
         MATRIX_ROW.format(object=i.object, action=i.action, hours=_hours(i.hours),
@@ -73,7 +87,7 @@ def _change_fields(change: Change) -> tuple[Field, ...]:
 
 
 def impact_card(
-    change: Change, impacts: Sequence[ChangeImpact], *, first_line: str | None = None
+    change: Change, impacts: Sequence[MatrixRow], *, first_line: str | None = None
 ) -> Card:
     """An owner's card: their impact rows, the effective date (接受 / 需协商 / 拒绝 come from
     the asks engine); `first_line` carries the author's answer after a negotiation."""
@@ -89,7 +103,7 @@ def impact_card(
     )
 
 
-def notice_card(change: Change, impacts: Sequence[ChangeImpact], owners: int) -> Card:
+def notice_card(change: Change, impacts: Sequence[MatrixRow], owners: int) -> Card:
     """The notice for someone in `notify`: what changes and whom it affects."""
     scope = NOTICE_SCOPE.format(owners=owners, rows=len(impacts))
     return Card(
@@ -101,7 +115,7 @@ def notice_card(change: Change, impacts: Sequence[ChangeImpact], owners: int) ->
 
 
 def negotiation_card(
-    change: Change, owner: Employee, reason: str, impacts: Sequence[ChangeImpact]
+    change: Change, owner: Employee, reason: str, impacts: Sequence[MatrixRow]
 ) -> Card:
     """For the author: the owner's wish to negotiate, with their impact rows."""
     return Card(
@@ -118,7 +132,7 @@ def negotiation_card(
 
 
 def retest_card(
-    change: Change, impacts: Sequence[ChangeImpact], due_at: datetime, tz: ZoneInfo
+    change: Change, impacts: Sequence[MatrixRow], due_at: datetime, tz: ZoneInfo
 ) -> Card:
     """The retest task (重测任务): what to retest, by when."""
     points = sum(i.compensation_points for i in impacts)

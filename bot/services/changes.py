@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from bot import asks
 from bot.asks.engine import LIVE
+from bot.db import bulk_insert
 from bot.errors import NotFound
 from bot.models import (
+    AckDecision,
     Ask,
     AuditLog,
     Change,
@@ -65,6 +67,25 @@ class ImpactDraft:
     compensation_points: int
     owner: str | None = None
     module: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactRow:
+    """One owner's row of the impact matrix, as inserted into change_impacts."""
+
+    owner_id: int
+    position: int
+    module: str | None
+    object: str
+    action: str
+    hours: float
+    compensation_points: int
+
+    def values(self, change_id: int) -> dict[str, object]:
+        """The change_impacts row."""
+        return {"change_id": change_id, "owner_id": self.owner_id, "position": self.position,
+                "module": self.module, "object": self.object, "action": self.action,
+                "hours": self.hours, "compensation_points": self.compensation_points}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,33 +245,37 @@ def create_change(session: Session, draft: ChangeDraft, ctx: ChangeContext) -> C
     change.author = author
     session.add(change)
     session.flush()
-    rows: dict[int, list[ChangeImpact]] = {}
+    rows: dict[int, list[ImpactRow]] = {}
     owners: dict[int, Employee] = {}
     for position, (impact, named) in enumerate(zip(draft.impacts, owners_of, strict=True)):
         for owner in named:
             owners[owner.id] = owner
             rows.setdefault(owner.id, []).append(
-                ChangeImpact(
-                    change_id=change.id,
-                    owner_id=owner.id,
-                    position=position,
-                    module=impact.module,
-                    object=impact.object,
-                    action=impact.action,
-                    hours=float(impact.hours),
-                    compensation_points=impact.compensation_points,
-                )  # fmt: skip
-            )
+                ImpactRow(owner.id, position, impact.module, impact.object, impact.action,
+                          float(impact.hours), impact.compensation_points)
+            )  # fmt: skip
     # Owners already get their own card; the author follows the summary.
     notified = {
         people[n].id: people[n]
         for n in draft.notify
         if people[n].id not in owners and people[n].id != author.id
     }
-    session.add_all([row for owner_rows in rows.values() for row in owner_rows])
-    session.add_all([ChangeAck(change_id=change.id, owner_id=oid) for oid in owners])
-    session.add_all([ChangeNotice(change_id=change.id, employee_id=pid) for pid in notified])
-    session.flush()
+    # Plain rows in bulk (COPY on PostgreSQL): a change may reach hundreds of owners.
+    bulk_insert(
+        session,
+        ChangeImpact,
+        [r.values(change.id) for owner_rows in rows.values() for r in owner_rows],
+    )
+    bulk_insert(
+        session,
+        ChangeAck,
+        [
+            {"change_id": change.id, "owner_id": oid, "decision": AckDecision.PENDING}
+            for oid in owners
+        ],
+    )
+    bulk_insert(session, ChangeNotice, [{"change_id": change.id, "employee_id": pid}
+                                        for pid in notified])  # fmt: skip
     _announce(session, change, rows, owners, list(notified.values()), ctx)
     session.add(
         AuditLog(actor_id=author.id, action="change.create", object_type="change",
@@ -264,7 +289,7 @@ def create_change(session: Session, draft: ChangeDraft, ctx: ChangeContext) -> C
 def _announce(
     session: Session,
     change: Change,
-    rows: dict[int, list[ChangeImpact]],
+    rows: dict[int, list[ImpactRow]],
     owners: dict[int, Employee],
     notified: list[Employee],
     ctx: ChangeContext,
