@@ -371,3 +371,17 @@ def test_open_change_asks_are_listed_by_tasks(client, session, drain, plant):
     assert [b.label for b in last(session, zhang).buttons] == ["接受", "需协商", "拒绝"]
     ask = session.scalars(select(Ask).where(Ask.kind == "change_impact")).one()
     assert ask.state == AskState.OPEN
+
+
+def test_the_summary_shows_first_retest_hours_and_the_weeks_median(
+    client, session, clock, drain, plant
+):
+    zhang, liu, hr = plant["zhang"], plant["liu"], plant["hr"]
+    _announce(client, drain, plant, impact(owner=zhang), impact(owner=liu))
+    clock.advance(hours=41, minutes=30)
+    _accept_and_report(client, session, drain, zhang)
+    say(client, hr, f"变更 {the_change(session).id}")
+    drain()
+    lines = last(session, hr).lines
+    assert "首次重测：41.5 小时（基线 72 小时）" in lines
+    assert "当周中位数：41.5 小时（1 个变更）" in lines

@@ -205,7 +205,7 @@ def summary_card(change: Change, progress: Progress) -> Card:
     first = "尚无" if p.first_retest_hours is None else f"{p.first_retest_hours:.1f} 小时"
     lines.append(f"首次重测：{first}（基线 {p.baseline_hours} 小时）")
     if p.week_median_hours is not None:
-        lines.append(f"本周中位数：{p.week_median_hours:.1f} 小时（{p.week_changes} 个变更）")
+        lines.append(f"当周中位数：{p.week_median_hours:.1f} 小时（{p.week_changes} 个变更）")
     return Card(
         title=SUMMARY_TITLE.format(version=change.version, title=change.title),
         lines=tuple(lines),
