@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench ledger
 	$(BIN)/python -m bench escalation
 	$(BIN)/python -m bench callbacks
+	$(BIN)/python -m bench changes
 
 # The CJK font normally comes from PyPI (requirements.txt); this installs a system one as a
 # fallback (root), and does nothing when a CJK font is already available.

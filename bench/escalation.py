@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot import asks
-from bot.asks.engine import steps_of
+from bot.asks.build import steps_of
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.jobs.common import queue_to
 from bot.models import (

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Campaign, Department, Employee, Reward, RewardKind, Role
+from bot.models import Campaign, Change, Department, Employee, ModuleOwner, Reward, RewardKind, Role
+from bot.services.changes import ChangeContext, ChangeDraft, ImpactDraft, create_change
+from bot.signing import Signer
 
 DEPARTMENTS = ("冲压车间", "质检部", "设备部", "人力资源部")
 # employee_no, name, department, role, supervisor_no
@@ -74,3 +78,32 @@ def seed_demo(session: Session, now: datetime) -> bool:
     )
     session.flush()
     return True
+
+
+# Module owners and one engineering change (design §13): 张伟, 刘洋 and 徐丽 find their impact
+# cards in the local chat, 王建国 the notice, 赵志强 (the author) the live summary.
+DEMO_MODULES = (("冲压模具", "E001"), ("冲压模具", "E002"), ("首件检验", "E007"))
+DEMO_CHANGE = ChangeDraft(
+    source="plm",
+    external_id="ECO-DEMO-118",
+    version="B",
+    title="3号模具冲头尺寸变更",
+    description="冲头直径 12.00 → 12.05 mm，换模后首件需重测尺寸并更新检验卡。",
+    effective_date=date(2026, 1, 1),  # three days after seeding, set then
+    author="S003",
+    notify=("S001",),
+    impacts=(
+        ImpactDraft("3号模具", "重测首件尺寸", hours=2, compensation_points=5, module="冲压模具"),
+        ImpactDraft("首件检验卡", "更新检验标准", hours=1, compensation_points=3, owner="E007"),
+    ),
+)
+
+
+def seed_demo_change(session: Session, now: datetime, *, signer: Signer, tz: ZoneInfo) -> Change:
+    """Module owners and one open change, effective in three days, its cards queued."""
+    people = {e.employee_no: e for e in session.scalars(select(Employee))}
+    for module, number in DEMO_MODULES:
+        session.add(ModuleOwner(module=module, employee_id=people[number].id, created_at=now))
+    session.flush()
+    draft = replace(DEMO_CHANGE, effective_date=now.astimezone(tz).date() + timedelta(days=3))
+    return create_change(session, draft, ChangeContext(now=now, tz=tz, signer=signer))

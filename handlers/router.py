@@ -15,6 +15,7 @@ from cards import Message, Text
 from handlers import (
     approval,
     asks,
+    changes,
     checkin,
     claim,
     factpack,
@@ -66,6 +67,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "review": review.handle_flags,
     "面谈": factpack.handle_factpack,
     "1on1": factpack.handle_factpack,
+    "变更": changes.handle_change,
+    "change": changes.handle_change,
 }
 LATER = {
     "申诉": "申诉",
@@ -85,7 +88,7 @@ ACTIONS: dict[str, ActionHandler] = {
 # Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
 SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks, notice, checkin, redeem, suggestion, surveys)
+KIND_MODULES = (approval, tasks, notice, checkin, redeem, suggestion, surveys, changes)
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bot.api import broadcasts, surveys, tasks
+from bot.api import broadcasts, changes, surveys, tasks
 from bot.api.base import ApiDoc, ApiError
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ def make_blueprint(state: BotState) -> Blueprint:
     tasks.register(api, state, doc)
     broadcasts.register(api, state, doc)
     surveys.register(api, state, doc)
+    changes.register(api, state, doc)
 
     @api.get("/openapi.json")
     def openapi() -> Any:

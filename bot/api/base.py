@@ -212,6 +212,7 @@ _STATUS = {
     401: "Missing bearer token",
     403: "Wrong bearer token",
     404: "Not found",
+    409: "Conflict: the request does not fit the object's state; `field` says why",
 }
 
 

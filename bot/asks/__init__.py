@@ -6,6 +6,7 @@ photos and numbers collected from the next message, refusals, audit, every copy 
 an answer, reminders and escalation by policy on the workday calendar (`tick`).
 """
 
+from bot.asks.bulk import NewAsk, open_asks
 from bot.asks.engine import (
     acknowledge,
     answer,
@@ -31,7 +32,17 @@ from bot.asks.inputs import (
     take_text,
     wants_photo,
 )
-from bot.asks.kinds import Answer, AskKind, Choice, Needs, choice_of, choices_of, register
+from bot.asks.kinds import (
+    Answer,
+    AskKind,
+    Choice,
+    Needs,
+    choice_of,
+    choices_of,
+    is_offered,
+    register,
+    step_taken,
+)
 from bot.asks.shared import SHARED_ACTION, open_shared, own_ask, press_shared
 
 __all__ = [
@@ -41,6 +52,7 @@ __all__ = [
     "AskKind",
     "Choice",
     "Needs",
+    "NewAsk",
     "TickReport",
     "acknowledge",
     "answer",
@@ -52,9 +64,11 @@ __all__ = [
     "content_of",
     "ensure_live",
     "find_live",
+    "is_offered",
     "lock",
     "may_answer",
     "open_ask",
+    "open_asks",
     "open_asks_of",
     "open_shared",
     "own_ask",
@@ -65,6 +79,7 @@ __all__ = [
     "register",
     "send_copy",
     "show",
+    "step_taken",
     "take_photo",
     "take_text",
     "tick",

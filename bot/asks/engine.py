@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.asks.kinds import KINDS, Answer, Choice, Needs, choice_of, choices_of, kind_of
+from bot.asks.build import build_ask, policy_chain
+from bot.asks.kinds import KINDS, Answer, Choice, Needs, choice_of, choices_of, is_offered, kind_of
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
-from bot.models import Ask, AskLog, AskState, AuditLog, Employee, EscalationPolicy
+from bot.models import Ask, AskLog, AskState, AuditLog, Employee
 from bot.notices import asks as texts
 from bot.outbox import close_card, copy_key, current_card, enqueue, publish_card
 from bot.services.conversation import forget, recall
@@ -40,19 +41,6 @@ COPY_ACTIONS = ("sent", "shown", "owner", "owner+supervisor", "next_level", "sup
 def primary_key(ask_id: int) -> str:
     """The key of the owner's card; other people's copies derive from it (outbox.copy_key)."""
     return f"ask:{ask_id}"
-
-
-def steps_of(policy: EscalationPolicy | None) -> list[dict[str, Any]]:
-    """A policy's chain as minutes from the ask's anchor (a snapshot kept on the ask)."""
-    steps: list[dict[str, Any]] = []
-    at = 0
-    for step in policy.steps if policy is not None else ():
-        at += int(step.get("wait_minutes", 0))
-        snapshot = {"at": at, "notify": step["notify"]}
-        if step.get("repeat"):
-            snapshot["repeat"] = int(step["repeat"])
-        steps.append(snapshot)
-    return steps
 
 
 def open_ask(
@@ -83,38 +71,12 @@ def open_ask(
     Raises:
         InvalidInput: unknown policy name.
     """
-    chain = None
-    if policy is not None:
-        chain = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == policy))
-        if chain is None:
-            raise InvalidInput(f"未知的升级策略：{policy}")
-    steps = steps_of(chain)
-    anchor = anchor_at or now
-    content = card.to_dict()
-    for key in ("buttons", "key", "status"):
-        content.pop(key, None)
-    ask = Ask(
-        kind=kind,
-        subject=subject,
-        owner_id=owner.id,
-        delegate_ids=[d.id for d in delegates if d.id != owner.id],
-        title=title[:200],
-        card=content,
-        choices=[c.to_dict() for c in choices],
-        state=AskState.OPEN,
-        severity=severity,
-        told_may_answer=told_may_answer,
-        anonymous=anonymous,
-        created_at=now,
-        due_at=due_at,
-        anchor_at=anchor,
-        policy=policy,
-        policy_title=chain.title if chain is not None else None,
-        steps=steps,
-        step=0,
-        next_step_at=anchor + timedelta(minutes=steps[0]["at"]) if steps else None,
-    )
-    ask.owner = owner
+    ask = build_ask(
+        kind=kind, owner=owner, title=title, card=card, choices=choices, now=now,
+        chain=policy_chain(session, policy), subject=subject, delegates=delegates,
+        due_at=due_at, anchor_at=anchor_at, severity=severity,
+        told_may_answer=told_may_answer, anonymous=anonymous,
+    )  # fmt: skip
     session.add(ask)
     session.flush()
     if announce:
@@ -154,7 +116,7 @@ def choice_buttons(
     choices = tuple(
         Button(c.label, signer.sign("ask", ask.id, person_id, now, c.key), c.style)
         for c in choices_of(ask)
-        if c.final or ask.state == AskState.OPEN
+        if is_offered(ask, c)
     )
     kind = KINDS.get(ask.kind)
     if kind is None or kind.extra_buttons is None:
@@ -343,9 +305,19 @@ def answer(
             actor.id,
             now,
         )
+        # The step taken (and what came with it) decides which `after` choices are offered.
+        ask.answer_data = {"step": choice.key, **(_data(evidence_id, number) or {})}
         log(session, ask, "acknowledged", choice.key, now, recipient_id=actor.id)
         note = texts.OUTCOME_STATUS.format(outcome=choice.done_word, name=actor.name, time=hm)
+        for key, _recipient_id, action in _copies(session, ask):
+            if action == "prompt":  # input cards the step made moot (the step's own, others')
+                close_card(session, key, note, now=now)
         _refresh_copies(session, ask, now=now, signer=signer, note=note)
+        if any(c.after == choice.key for c in choices_of(ask)):
+            # The step unlocked the next choices: hand them over right here, not only on the
+            # card further up the chat.
+            card = show(session, ask, actor, now=now, signer=signer)
+            replies = [*replies, replace(card, note=note)]
     else:
         ask.state, ask.answered_at = AskState.ANSWERED, now
         if ask.anonymous:

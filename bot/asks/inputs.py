@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.asks.engine import INPUT_KEY, INPUT_WINDOW, REASON_MAX, answer, check_answerable, lock, log
-from bot.asks.kinds import PROMPTS, Choice, Needs, choice_of
+from bot.asks.kinds import PROMPTS, Choice, Needs, choice_of, is_offered
 from bot.errors import InvalidInput, NotFound
-from bot.models import Ask, AskState, Employee
+from bot.models import Ask, Employee
 from bot.notices import asks as texts
 from bot.outbox import close_card
 from bot.services.conversation import forget, recall, remember
@@ -42,7 +42,7 @@ def press(
     ask = lock(session, ask_id)
     check_answerable(session, ask, actor, tz)
     choice = choice_of(ask, choice_key)
-    if choice is None or (not choice.final and ask.state != AskState.OPEN):
+    if choice is None or not is_offered(ask, choice):
         raise InvalidInput(texts.UNKNOWN_CHOICE)
     if choice.needs:
         return [_prompt(session, ask, actor, choice, now=now, signer=signer)]
@@ -93,7 +93,7 @@ def press_reason(
         reason = choice.reasons[int(index)] if choice is not None else None
     except (ValueError, IndexError):
         reason = None
-    if choice is None or reason is None:
+    if choice is None or reason is None or not is_offered(ask, choice):
         raise InvalidInput(texts.UNKNOWN_CHOICE)
     return answer(
         session, ask, actor, choice, reason=reason, now=now, tz=tz, signer=signer, platform=platform
@@ -128,6 +128,12 @@ def _pending(session: Session, actor: Employee, now: datetime) -> tuple[Ask, Cho
     return ask, choice
 
 
+def _still_offered(ask: Ask, choice: Choice) -> None:
+    """Raises InvalidInput when someone else's step took the choice off the ask meanwhile."""
+    if not is_offered(ask, choice):
+        raise InvalidInput(texts.UNKNOWN_CHOICE)
+
+
 def wants_photo(session: Session, actor: Employee, now: datetime) -> bool:
     """True when an ask is waiting for a photo from `actor` (a photo then answers it)."""
     pending = _pending(session, actor, now)
@@ -151,6 +157,7 @@ def take_text(
         return None
     ask, choice = pending
     check_answerable(session, ask, actor, tz)
+    _still_offered(ask, choice)
     if choice.needs == Needs.PHOTO:
         raise InvalidInput(texts.PROMPT_PHOTO)
     number = None
@@ -175,6 +182,7 @@ def take_photo(
         return None
     ask, choice = pending
     check_answerable(session, ask, actor, tz)
+    _still_offered(ask, choice)
     return answer(
         session, ask, actor, choice, evidence_id=evidence_id,
         now=now, tz=tz, signer=signer, platform=platform,

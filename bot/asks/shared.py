@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.asks.engine import primary_key, steps_of
+from bot.asks.build import steps_of
+from bot.asks.engine import primary_key
 from bot.asks.inputs import press
 from bot.asks.kinds import Choice, kind_of
 from bot.db import bulk_insert

@@ -5,6 +5,7 @@ from bot.cli.economy import campaigns_group, review_group, rewards_group, sugges
 from bot.cli.jobs import calendar_group, jobs_group, scheduler_command
 from bot.cli.ledger import ledger_group
 from bot.cli.main import cli
+from bot.cli.modules import import_modules_command
 from bot.cli.surveys import surveys_group
 
 for command in (
@@ -20,6 +21,7 @@ for command in (
     rewards_group,
     suggestions_group,
     surveys_group,
+    import_modules_command,
 ):
     cli.add_command(command)
 

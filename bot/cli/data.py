@@ -12,30 +12,12 @@ from pathlib import Path
 import click
 
 from bot.cli.support import cli_session
-from bot.services.csvfile import ImportReport
+from bot.cli.support import finish_import as _finish
+from bot.cli.support import read_csv_text as _read_csv_text
 from bot.services.org import import_departments, import_org
 from bot.services.rules_csv import export_rules, import_rules
 
 CSV_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _read_csv_text(path: Path) -> str:
-    """The file's text (UTF-8, optional BOM). Raises: click.ClickException when not UTF-8."""
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Chinese Excel's plain "CSV" is GB18030; HR must pick "CSV UTF-8" when saving.
-        raise click.ClickException(
-            f"{path}: not UTF-8; in Excel save as 'CSV UTF-8' "
-            f"(文件不是 UTF-8 编码，请在 Excel 中另存为「CSV UTF-8」)"
-        ) from None
-
-
-def _finish(report: ImportReport) -> None:
-    """Print the report; exit 1 when any row was rejected."""
-    click.echo(report.summary())
-    if report.rejected:
-        click.get_current_context().exit(1)
 
 
 @click.command("import-org")

@@ -35,7 +35,7 @@ def run(host: str, port: int, no_demo: bool) -> None:
 
     from bot.app import bot_state, create_app
     from bot.db import session_scope
-    from bot.demo import seed_demo
+    from bot.demo import seed_demo, seed_demo_change
 
     _setup_logging()
     config = cli_config()
@@ -46,6 +46,10 @@ def run(host: str, port: int, no_demo: bool) -> None:
         with session_scope(state.session_factory) as session:
             if seed_demo(session, state.clock.now()):
                 click.echo("Seeded the demo factory (4 departments, 20 people, 4 rewards).")
+                seed_demo_change(
+                    session, state.clock.now(), signer=state.signer, tz=state.config.tz
+                )
+                click.echo("Demo change ECO-DEMO-118: 张伟, 刘洋, 徐丽 have cards to confirm.")
     state.worker.start()
     from bot.jobs.scheduler import SchedulerService
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from bot.clock import Clock
 from bot.config import Config, load_config
 from bot.db import make_engine, make_session_factory, session_scope, upgrade
 from bot.errors import ConfigError, UpgradeRefused
+from bot.services.csvfile import ImportReport
 
 
 def cli_config() -> Config:
@@ -45,3 +47,22 @@ def cli_upgrade(config: Config, *, rekey_broken: bool = False) -> None:
     except (UpgradeRefused, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+def read_csv_text(path: Path) -> str:
+    """The file's text (UTF-8, optional BOM). Raises: click.ClickException when not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Chinese Excel's plain "CSV" is GB18030; HR must pick "CSV UTF-8" when saving.
+        raise click.ClickException(
+            f"{path}: not UTF-8; in Excel save as 'CSV UTF-8' "
+            f"(文件不是 UTF-8 编码，请在 Excel 中另存为「CSV UTF-8」)"
+        ) from None
+
+
+def finish_import(report: ImportReport) -> None:
+    """Print an import's report; exit 1 when any row was rejected."""
+    click.echo(report.summary())
+    if report.rejected:
+        click.get_current_context().exit(1)

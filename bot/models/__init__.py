@@ -6,6 +6,17 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 
 from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
+from bot.models.changes import (
+    AckDecision,
+    Change,
+    ChangeAck,
+    ChangeImpact,
+    ChangeNotice,
+    ChangeRetest,
+    ChangeStatus,
+    ModuleOwner,
+    RetestState,
+)
 from bot.models.claims import Campaign, Claim, ClaimState, Evidence, EvidenceHash, Rule
 from bot.models.economy import (
     CampaignRule,
@@ -45,6 +56,15 @@ from bot.models.reviews import (
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
 __all__ = [
+    "AckDecision",
+    "Change",
+    "ChangeAck",
+    "ChangeImpact",
+    "ChangeNotice",
+    "ChangeRetest",
+    "ChangeStatus",
+    "ModuleOwner",
+    "RetestState",
     "Ask",
     "AskLog",
     "AskState",

@@ -14,6 +14,7 @@ NOTHING_CHANGED = (
 TOTALS = (
     "created {c}, updated {u}, unchanged {s}, rejected {r} (新增 {c}，更新 {u}，未变 {s}，拒绝 {r})"
 )
+REMOVED = "; removed {n} (移除 {n})"
 
 # Org and departments
 PATH_TOO_LONG = "department path longer than {limit} characters (部门路径过长)"
@@ -47,3 +48,8 @@ BAD_GRADE = "grade must be A, B or C, got {value!r} (等级须为 A/B/C)"
 BAD_POINTS = "points must be a whole number from {low} to {high}, got {value!r} (分值须为 {low}–{high} 的整数)"
 CAPS_INVERTED = "weekly_cap {weekly} is below daily_cap {daily} (周上限不能小于日上限)"
 RULE_COLUMN_NAMES = {"code": "编号", "category": "类别", "title": "名称"}
+
+# Module owners
+MODULE_COLUMN_NAMES = {"module": "模块", "owner_no": "负责人工号"}
+UNKNOWN_OWNER = "owner_no {no} is not an active employee (负责人工号不存在或已停用)"
+DUPLICATE_OWNER = "owner {no} of module {module} is already on line {line} (重复的负责人)"

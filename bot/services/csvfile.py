@@ -18,6 +18,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    removed: int = 0  # rows an import took away (module owners no longer listed)
     # False when nothing at all was changed: a bad header, or an all-or-nothing import with errors.
     applied: bool = True
 
@@ -30,6 +31,8 @@ class ImportReport:
         else:
             c, u, s, r = self.created, self.updated, self.unchanged, len(self.rejected)
             lines.append(texts.TOTALS.format(c=c, u=u, s=s, r=r))
+            if self.removed:
+                lines[-1] += texts.REMOVED.format(n=self.removed)
         return "\n".join(lines)
 
 
