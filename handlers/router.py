@@ -47,6 +47,9 @@ LATER = {
 }
 ACTIONS: dict[str, ActionHandler] = {
     "claim": claim.handle_claim_button,
+    "rules": claim.handle_rules_button,
+    "rule_category": claim.handle_category_button,
+    "claim_rule": claim.handle_rule_button,
     "ask": asks.handle_ask,
     "ask_reason": asks.handle_reason,
     "ask_cancel": asks.handle_cancel,
