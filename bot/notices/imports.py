@@ -46,6 +46,7 @@ NOT_BOOLEAN = "{column} must be true or false, got {value!r} (须填 true 或 fa
 BAD_CAP = "{column} must be empty or a positive integer, got {value!r} (上限须留空或填正整数)"
 BAD_GRADE = "grade must be A, B or C, got {value!r} (等级须为 A/B/C)"
 BAD_POINTS = "points must be a whole number from {low} to {high}, got {value!r} (分值须为 {low}–{high} 的整数)"
+CODE_TAKEN = "code {code} is already in use (编号已存在)"
 CAPS_INVERTED = "weekly_cap {weekly} is below daily_cap {daily} (周上限不能小于日上限)"
 RULE_COLUMN_NAMES = {"code": "编号", "category": "类别", "title": "名称"}
 
@@ -70,3 +71,12 @@ ROLE_WORDS = {
     "人事": "hr",
     "管理员": "admin",
 }
+
+# Uploads (console)
+OLD_EXCEL = "old .xls workbook; save as .xlsx or 'CSV UTF-8' (旧版 .xls 文件，请另存为 .xlsx 或「CSV UTF-8」)"
+NOT_UTF8 = (
+    "not UTF-8; in Excel save as 'CSV UTF-8' or .xlsx "
+    "(文件不是 UTF-8 编码，请在 Excel 中另存为「CSV UTF-8」或 .xlsx)"
+)
+BAD_XLSX = "not a readable .xlsx workbook (无法读取的 .xlsx 文件)"
+TOO_MANY_ROWS = "more than {limit} rows (超过 {limit} 行)"

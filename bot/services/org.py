@@ -308,6 +308,7 @@ def import_org(
     if report.rejected:
         savepoint.rollback()
         report.applied = False
+        report.created = report.updated = report.unchanged = 0  # counts are of what was done
     else:
         savepoint.commit()
     return report
@@ -392,3 +393,34 @@ def _sync_identities(session: Session, employee: Employee, ids: dict[str, str]) 
             session.add(Identity(employee=employee, platform=platform, external_id=external_id))
         changed.append(identity_columns()[platform])
     return changed
+
+
+def export_org(session: Session) -> tuple[tuple[str, ...], list[list[str]]]:
+    """Active employees as org CSV (header, rows), in the import's own columns, so a file
+    exported, edited and imported back changes only what was edited."""
+    header = (*org_columns(), "preferred_platform")
+    boss = aliased(Employee)
+    query = (
+        select(Employee, Department.path, boss.employee_no)
+        .outerjoin(Department, Department.id == Employee.department_id)
+        .outerjoin(boss, boss.id == Employee.supervisor_id)
+        .where(Employee.active.is_(True))
+        .options(selectinload(Employee.identities))
+    )
+    id_columns = identity_columns()
+    rows = []
+    for employee, path, boss_no in session.execute(query):
+        ids = {
+            id_columns[i.platform]: i.external_id
+            for i in employee.identities
+            if i.platform in id_columns
+        }
+        base = [employee.employee_no, employee.name, path or "", employee.role, boss_no or ""]
+        rows.append(
+            [
+                *base,
+                *(ids.get(c, "") for c in id_columns.values()),
+                employee.preferred_platform or "",
+            ]
+        )
+    return header, sorted(rows, key=lambda r: r[0])
