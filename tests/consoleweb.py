@@ -25,8 +25,10 @@ def csrf_of(response: Any) -> str:
 
 def last_code(session: Session, who: Employee) -> str:
     """The newest sign-in code the bot sent `who`."""
-    session.expire_all()
-    for message in reversed(inbox(session, who)):
+    session.commit()  # a fresh snapshot, and none left open to block the test's own writes
+    messages = inbox(session, who)
+    session.commit()
+    for message in reversed(messages):
         if isinstance(message, Text) and (found := CODE.search(message.text)):
             return found.group(1)
     raise AssertionError(f"no sign-in code was sent to {who.name}")
