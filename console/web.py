@@ -117,6 +117,8 @@ def age(since: datetime | None) -> str:
     if since is None:
         return "-"
     minutes = int((now() - since).total_seconds() // 60)
+    if minutes < 1:
+        return "刚刚"
     if minutes < 60:
         return f"{max(minutes, 0)} 分钟"
     if minutes < 48 * 60:

@@ -47,6 +47,7 @@ def participation_trend(session: Session, when: datetime, tz: ZoneInfo) -> Serie
         "%",
         [(w.monday.astimezone(tz), round(w.participation * 100, 1)) for w in weeks],
         note="本周为截至目前",
+        top=100,
     )
 
 
