@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 
 from console import auth
 from console.pages import PAGES, install_pages
@@ -39,6 +39,8 @@ def make_blueprint(state: BotState) -> Blueprint:
     )
     auth.install(bp)
     install_pages(bp)
+    # Any other path under /console/ is the console's own 404 (in Chinese), not Flask's.
+    bp.add_url_rule("/<path:_unknown>", "unknown", lambda _unknown: abort(404))
 
     @bp.context_processor
     def _context() -> dict[str, Any]:

@@ -268,3 +268,8 @@ def test_the_audit_page_lists_changes_newest_first(signed_in, session):
     post_form(signed_in, "/console/rules/A01", "/console/rules/A01", _rule_form(points="21"))
     page = signed_in.get("/console/audit/?kind=rule").get_data(as_text=True)
     assert "修改规则" in page and "周敏（H001）" in page and "登录控制台" not in page
+
+
+def test_an_unknown_console_path_answers_in_chinese(signed_in):
+    response = signed_in.get("/console/nowhere")
+    assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
