@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import session_scope
 from bot.models import Employee
-from bot.services.kv import cache_put, cache_take
+from bot.services.kv import cache_get, cache_put, cache_take
 from bot.timeutil import local_dt
 
 if TYPE_CHECKING:
@@ -88,8 +88,6 @@ def flash(session: Session, text: str, kind: str = "ok") -> None:
 
 
 def _peek(session: Session, key: str) -> list[dict[str, str]]:
-    from bot.services.kv import cache_get
-
     raw = cache_get(session, key, now())
     return json.loads(raw) if raw else []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort
 
@@ -29,8 +30,6 @@ def download(name: str) -> Response:
     filename = f"{report.title}-{when.astimezone(tz):%Y%m%d}.xlsx"
     response = Response(body, mimetype=XLSX_MIME)
     # RFC 6266/5987: an ASCII fallback, and the Chinese name for browsers that read it.
-    from urllib.parse import quote
-
     response.headers["Content-Disposition"] = (
         f"attachment; filename={name}.xlsx; filename*=UTF-8''{quote(filename)}"
     )

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, send_file, url_for
 
 import console.labels as labels
 from bot import asks
 from bot.errors import BotError, InvalidInput
-from bot.models import Ask
+from bot.models import Ask, Evidence
 from bot.notices import asks as ask_texts
+from bot.services.evidence import photo_path
 from cards import Card, Message, Text
 from console.pages.base import Page
 from console.web import age, db, flash, local, me, now, page, state
@@ -117,11 +118,6 @@ def _said(replies: list[Message]) -> str:
 
 def evidence(evidence_id: int) -> Any:
     """An evidence photo shown on an ask card (HR and admins only, as every console page)."""
-    from flask import send_file
-
-    from bot.models import Evidence
-    from bot.services.evidence import photo_path
-
     with db() as session:
         row = session.get(Evidence, evidence_id)
         if row is None:
