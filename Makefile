@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean fonts
+.PHONY: run test lint format bench clean fonts browser
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	$(BIN)/python -m bot run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium: installed here when running as root and it is
+# missing; otherwise those tests are skipped with one line saying so.
+browser:
+	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] \
+	  || (apt-get update -q && apt-get install -y -q chromium)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

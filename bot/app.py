@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, g, jsonify, redirect, request
 from sqlalchemy import text
 
+from bot import metrics
 from bot.api import make_blueprint as make_api_blueprint
 from bot.clock import Clock
 from bot.config import Config, load_config
@@ -18,6 +20,7 @@ from bot.platforms import LOCAL, PLATFORMS
 from bot.runtime.worker import Worker
 from bot.signing import Signer
 from bot.state import BotState
+from console import make_blueprint as make_console_blueprint
 from handlers import router
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_health(app, state)
     if config.api_token:
         app.register_blueprint(make_api_blueprint(state))
+    app.register_blueprint(make_console_blueprint(state))
+    _register_root(app, state)
+    _register_metrics(app, state)
 
     @app.errorhandler(413)
     def _too_large(_exc: Exception) -> Any:
@@ -89,6 +95,45 @@ def _register_health(app: Flask, state: BotState) -> None:
         if current != head:
             return jsonify(status="migrations pending", current=current, head=head), 503
         return jsonify(status="ok", revision=current)
+
+
+ROOT_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>绩效积分机器人</title></head>
+<body style="font:16px/1.6 sans-serif;max-width:32em;margin:15vh auto;padding:0 16px">
+<h1 style="font-size:20px">绩效积分机器人</h1><p>服务正在运行。员工请在企业微信、钉钉或飞书中使用。</p>
+<p>HR 和管理员：<a href="/console/">进入 HR 控制台</a></p></body></html>"""
+
+
+def _register_root(app: Flask, state: BotState) -> None:
+    """`/`: the web chat in development, a short page in production (never Flask's 404)."""
+
+    @app.get("/")
+    def root() -> Any:
+        if "local" in state.adapters:
+            return redirect("/local/")
+        return Response(ROOT_PAGE, mimetype="text/html")
+
+
+def _register_metrics(app: Flask, state: BotState) -> None:
+    """`/metrics`, and the timing of every platform callback (blueprints named by platform)."""
+
+    @app.before_request
+    def _start_timer() -> None:
+        if request.blueprint in PLATFORMS:
+            g.callback_started = time.perf_counter()
+
+    @app.after_request
+    def _count_callback(response: Any) -> Any:
+        started = g.pop("callback_started", None)
+        if started is not None:
+            seconds = time.perf_counter() - started
+            metrics.observe_callback(request.blueprint or "", response.status_code, seconds)
+        return response
+
+    @app.get("/metrics")
+    def prometheus() -> Any:
+        body = metrics.render(state.session_factory, state.clock)
+        return Response(body, mimetype=metrics.CONTENT_TYPE)
 
 
 def bot_state(app: Flask) -> BotState:

@@ -27,8 +27,21 @@ PICK_TITLE = "选择申领规则"
 PICK_HINT = "没有合适的？回复「申领 编号 备注」，发送「申领」查看全部规则。"
 PICKED = "已提交：{code} {title}"
 PHOTO_EXPIRED = "照片已超过 10 分钟，请重新发送照片。"
-RULES_TITLE = "积分规则（编号 · 分值）"
-RULES_HINT = "申领示例：申领 A01 3号模具刃口磨损"
+RULES_TITLE = "积分规则 · 选择类别"
+RULES_LINES = (
+    "📷 最快：直接发一张现场照片，再点选规则。",
+    "也可以点下面的类别，看清规则后点一下就能申领。",
+)
+CATEGORY_BUTTON = "{category}（{count} 条）"
+CATEGORY_TITLE = "{category}类规则"
+RULE_LINE = "{code} {title} +{points}{photo}"
+NEEDS_PHOTO = " 📷"
+RULE_BUTTON = "{code} {title} +{points}"
+MORE_BUTTON = "更多 ›"
+RULES_HINT = "📷 = 需要照片。也可以直接回复「申领 A01 备注」。"
+RULE_GONE = "规则不存在，请发送「申领」查看规则列表。"
+# WeCom shows at most six buttons on a card (platforms.md §3): longer lists page.
+BUTTONS_PER_CARD = 6
 
 
 def pick_card_key(evidence_id: int) -> str:
@@ -52,17 +65,67 @@ def rule_pick_card(ctx: HandlerContext, evidence: Evidence) -> Card:
     )
 
 
-def rules_card(ctx: HandlerContext) -> Card:
-    """All active rules grouped by category, short enough for a phone."""
+def _active_by_category(ctx: HandlerContext) -> dict[str, list[Rule]]:
     by_category: dict[str, list[Rule]] = defaultdict(list)
-    for rule in ctx.session.scalars(select(Rule).where(Rule.active.is_(True)).order_by(Rule.code)):
+    # Sorted here, not in SQL: PostgreSQL's collation may order codes differently from SQLite's.
+    for rule in sorted(
+        ctx.session.scalars(select(Rule).where(Rule.active.is_(True))), key=lambda r: r.code
+    ):
         by_category[rule.category].append(rule)
-    lines = []
-    for category, rules in sorted(by_category.items()):
-        lines.append(
-            f"【{category}】" + "；".join(f"{r.code} {r.title} +{r.points}" for r in rules)
+    return dict(sorted(by_category.items()))
+
+
+def _page(items: list, page: int) -> tuple[list, bool]:
+    """The items on `page` (0-based) and whether a 更多 button follows them."""
+    size = BUTTONS_PER_CARD - 1
+    start = page * size
+    rest = items[start:]
+    if len(rest) <= BUTTONS_PER_CARD:
+        return rest, False
+    return rest[:size], True
+
+
+def rules_card(ctx: HandlerContext, page: int = 0) -> Card:
+    """The rule categories as buttons (申领 with nothing after it): tap one to see its rules."""
+    categories = list(_active_by_category(ctx).items())
+    shown, more = _page(categories, page)
+    buttons = [
+        Button(
+            CATEGORY_BUTTON.format(category=category, count=len(rules)),
+            ctx.sign("rule_category", rules[0].id, "0"),
         )
-    return Card(title=RULES_TITLE, lines=(*campaign_lines(ctx), *lines), note=RULES_HINT)
+        for category, rules in shown
+    ]
+    if more:
+        buttons.append(Button(MORE_BUTTON, ctx.sign("rules", page + 1)))
+    lines = (*campaign_lines(ctx), *RULES_LINES)
+    return Card(title=RULES_TITLE, lines=lines, buttons=tuple(buttons), note=RULES_HINT)
+
+
+def category_card(ctx: HandlerContext, category: str, page: int = 0) -> Card:
+    """One category's rules, one per line, each a button that claims it."""
+    rules = _active_by_category(ctx).get(category, [])
+    lines = tuple(
+        RULE_LINE.format(
+            code=r.code, title=r.title, points=r.points,
+            photo=NEEDS_PHOTO if r.evidence_required else "",
+        )
+        for r in rules
+    )  # fmt: skip
+    shown, more = _page(rules, page)
+    buttons = [
+        Button(RULE_BUTTON.format(code=r.code, title=r.title, points=r.points),
+               ctx.sign("claim_rule", r.id), "primary")
+        for r in shown
+    ]  # fmt: skip
+    if more:
+        buttons.append(Button(MORE_BUTTON, ctx.sign("rule_category", rules[0].id, str(page + 1))))
+    return Card(
+        title=CATEGORY_TITLE.format(category=category),
+        lines=lines,
+        buttons=tuple(buttons),
+        note=RULES_HINT,
+    )
 
 
 def campaign_lines(ctx: HandlerContext) -> list[str]:
@@ -130,7 +193,11 @@ def handle_claim_command(ctx: HandlerContext, args: str) -> list[Message]:
     if not args.strip():
         return [rules_card(ctx)]
     code, _, note = args.strip().partition(" ")
-    rule = find_rule(ctx.session, code)
+    return [_claim_rule(ctx, find_rule(ctx.session, code), note.strip())]
+
+
+def _claim_rule(ctx: HandlerContext, rule: Rule, note: str | None) -> Message:
+    """Submit a claim under `rule` with the photo of the last 10 minutes, or wait for one."""
     photo = recall(ctx.session, ctx.sender.id, PENDING_PHOTO, now=ctx.now)
     evidence = ctx.session.get(Evidence, photo["evidence_id"]) if photo else None
     if rule.evidence_required and evidence is None:
@@ -138,12 +205,38 @@ def handle_claim_command(ctx: HandlerContext, args: str) -> list[Message]:
             ctx.session,
             ctx.sender.id,
             PENDING_CLAIM,
-            {"rule_id": rule.id, "note": note.strip()},
+            {"rule_id": rule.id, "note": note or ""},
             now=ctx.now,
             ttl=PHOTO_WINDOW,
         )
-        return [Text(notices.EVIDENCE_REQUIRED.format(rule=f"{rule.code} {rule.title}"))]
-    return [_submit(ctx, rule, evidence, note)]
+        return Text(notices.EVIDENCE_REQUIRED.format(rule=f"{rule.code} {rule.title}"))
+    return _submit(ctx, rule, evidence, note or None)
+
+
+def _rule_of(ctx: HandlerContext, rule_id: int) -> Rule:
+    rule = ctx.session.get(Rule, rule_id)
+    if rule is None:
+        raise NotFound(RULE_GONE)
+    return rule
+
+
+def handle_rules_button(ctx: HandlerContext, action: Action) -> list[Message]:
+    """更多 › on the category card."""
+    return [rules_card(ctx, page=max(action.object_id, 0))]
+
+
+def handle_category_button(ctx: HandlerContext, action: Action) -> list[Message]:
+    """A category on the category card (or 更多 › on a category's rules)."""
+    page = int(action.arg) if action.arg.isdigit() else 0
+    return [category_card(ctx, _rule_of(ctx, action.object_id).category, page)]
+
+
+def handle_rule_button(ctx: HandlerContext, action: Action) -> list[Message]:
+    """A rule on a category card: the same as typing 申领 and its code."""
+    rule = _rule_of(ctx, action.object_id)
+    if not rule.active:
+        raise InvalidInput(notices.RULE_INACTIVE.format(code=rule.code))
+    return [_claim_rule(ctx, rule, None)]
 
 
 def handle_claim_button(ctx: HandlerContext, action: Action) -> list[Message]:
@@ -158,5 +251,5 @@ def handle_claim_button(ctx: HandlerContext, action: Action) -> list[Message]:
     except ValueError:
         rule = None
     if rule is None:
-        raise NotFound("规则不存在，请发送「申领」查看规则列表。")
+        raise NotFound(RULE_GONE)
     return [_submit(ctx, rule, evidence, None)]

@@ -14,12 +14,17 @@ from bot.notices.reviews import VOUCHER_LINE
 from bot.services import rewards
 from bot.services.checkins import vouchers_of
 from bot.services.ledger import balance, department_ranking, recent_entries
+from bot.services.ranking import rank_of, rank_standings
 from bot.timeutil import local_dt, month_start, week_start
 from cards import Card, Field, Message, Text
 
 NO_DEPARTMENT = "你还没有分配部门，暂无排行。请联系 HR。"
 NO_POINTS_YET = "本周部门还没有人得分，发照片申领第一个吧！"
 RANK_LIMIT = 10
+MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+TIED = "（并列）"
+MY_RANK = "我的名次：第 {rank} 名{tied}"
+NOT_RANKED = "我本周还没有得分"
 
 
 def handle_points(ctx: HandlerContext, args: str) -> list[Message]:
@@ -82,13 +87,14 @@ def handle_rank(ctx: HandlerContext, args: str) -> list[Message]:
     standings = department_ranking(ctx.session, me.department_id, start, start + timedelta(days=7))
     if not standings:
         return [Text(NO_POINTS_YET)]
-    medals = {1: "🥇", 2: "🥈", 3: "🥉"}
+    ranked = rank_standings(standings)
     lines = [
-        f"{medals.get(i, f'{i}.')} {s.name} {s.points} 分"
-        + (" ← 我" if s.employee_id == me.id else "")
-        for i, s in enumerate(standings[:RANK_LIMIT], start=1)
+        f"{MEDALS.get(r.rank, f'{r.rank}.')} {r.standing.name} {r.standing.points} 分"
+        + (TIED if r.tied else "")
+        + (" ← 我" if r.standing.employee_id == me.id else "")
+        for r in ranked[:RANK_LIMIT]
     ]
-    mine = next((i for i, s in enumerate(standings, 1) if s.employee_id == me.id), None)
-    note = f"我的名次：第 {mine} 名" if mine else "我本周还没有得分"
+    mine = rank_of(ranked, me.id)
+    note = MY_RANK.format(rank=mine.rank, tied=TIED if mine.tied else "") if mine else NOT_RANKED
     dept = me.department.name if me.department else ""
     return [Card(title=f"{dept} 本周排行", lines=tuple(lines), note=note)]

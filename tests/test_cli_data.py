@@ -26,21 +26,28 @@ def run(db_url, tmp_path, monkeypatch):
     return lambda *args: runner.invoke(cli, list(args))
 
 
-def test_import_org_reports_rejected_lines_and_is_idempotent(run, tmp_path, session):
+def test_import_org_reports_rejected_lines_and_changes_nothing(run, tmp_path, session):
     path = tmp_path / "org.csv"
     path.write_text(ORG, encoding="utf-8")
     first = run("import-org", str(path))
     assert first.exit_code == 1
     assert "line 4:" in first.output and "line 5:" in first.output
-    assert session.scalar(select(func.count(Employee.id))) == 2
+    assert "nothing was changed" in first.output
+    assert session.scalar(select(func.count(Employee.id))) == 0
+
+
+def test_import_org_is_idempotent(run, tmp_path, session):
+    path = tmp_path / "org.csv"
+    path.write_text("\n".join(ORG.splitlines()[:3]) + "\n", encoding="utf-8")
+    assert "created 2, updated 0" in run("import-org", str(path)).output
     again = run("import-org", str(path))
-    assert "created 0, updated 0" in again.output
+    assert again.exit_code == 0 and "created 0, updated 0, unchanged 2" in again.output
 
 
 def test_rules_round_trip_and_bad_file_changes_nothing(run, tmp_path, session):
     out = tmp_path / "rules.csv"
     assert run("rules", "export", str(out)).exit_code == 0
-    lines = out.read_text(encoding="utf-8").splitlines()
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert (
         lines[0] == "code,grade,points,category,title,evidence_required,daily_cap,weekly_cap,active"
     )
@@ -55,3 +62,27 @@ def test_rules_round_trip_and_bad_file_changes_nothing(run, tmp_path, session):
     assert result.exit_code == 1 and "line 3:" in result.output
     session.expire_all()
     assert session.scalar(select(Rule.points).where(Rule.code == "A01")) == 20
+
+
+def test_rules_export_starts_with_a_bom_so_excel_reads_chinese(run, tmp_path):
+    out = tmp_path / "rules.csv"
+    assert run("rules", "export", str(out)).exit_code == 0
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfcode,grade,points")
+
+
+def test_rules_export_dash_writes_the_csv_to_stdout(run):
+    result = run("rules", "export", "-", "--no-bom")
+    assert result.exit_code == 0, repr(result.exception)
+    assert result.stdout.startswith("code,grade,points,category,title")
+    assert len(result.stdout.splitlines()) == 29
+    assert "exported 28 rules" in result.stderr
+
+
+def test_import_org_without_messengers_needs_no_id_column_and_lists_extras(run, tmp_path):
+    path = tmp_path / "org.csv"
+    path.write_text(
+        "工号,姓名,部门,角色,主管工号,备注\nE1,张伟,冲压车间,员工,,新人\n", encoding="utf-8"
+    )
+    result = run("import-org", str(path))
+    assert result.exit_code == 0, repr(result.exception)
+    assert "备注" in result.output and "created 1" in result.output

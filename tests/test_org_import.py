@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Department, Employee, Identity
-from bot.services.org import import_departments, import_org
+from bot.services.departments import import_departments
+from bot.services.org import import_org
 
 HEADER = (
     "employee_no,name,department,role,supervisor_no,wecom_userid,dingtalk_userid,feishu_open_id"
@@ -124,10 +125,10 @@ def test_unknown_supervisor_rejects_row(session, clock):
         now=clock.now(),
     )
 
-    assert report.created == 1
     assert [line for line, _ in report.rejected] == [3]
     assert "E404" in report.rejected[0][1]
-    assert employee(session, "E002") is None
+    assert not report.applied
+    assert count(session, Employee) == 0
 
 
 def test_row_under_a_rejected_supervisor_is_rejected(session, clock):
@@ -157,8 +158,7 @@ def test_supervisor_cycle_rejects_every_row_in_it(session, clock, rows, cycle_li
 
     assert dict(report.rejected).keys() == cycle_lines
     assert all("cycle" in reason and "E001" in reason for _, reason in report.rejected)
-    assert report.created == 1
-    assert count(session, Employee) == 1
+    assert count(session, Employee) == 0
 
 
 def test_cycle_through_an_employee_in_the_database_is_rejected(session, clock):
@@ -184,8 +184,7 @@ def test_duplicate_employee_no_rejects_all_its_rows(session, clock):
 
     assert dict(report.rejected).keys() == {2, 4}
     assert "lines 2, 4" in report.rejected[0][1]
-    assert report.created == 1
-    assert employee(session, "E001") is None
+    assert count(session, Employee) == 0
 
 
 @pytest.mark.parametrize(
@@ -205,7 +204,7 @@ def test_invalid_field_rejects_row_and_changes_nothing(session, clock, row, word
 
     assert [line for line, _ in report.rejected] == [2]
     assert words in report.rejected[0][1]
-    assert count(session, Employee) == 1
+    assert count(session, Employee) == 0
 
 
 def test_rejected_row_creates_no_department(session, clock):
@@ -250,7 +249,7 @@ def test_bom_file_is_read(session, clock):
     assert report.rejected == []
 
 
-def test_extra_columns_and_column_order_are_free(session, clock):
+def test_extra_columns_are_reported_and_column_order_is_free(session, clock):
     text = (
         "备注,name,employee_no,feishu_open_id,role,department,supervisor_no,"
         "dingtalk_userid,wecom_userid,工位\n"
@@ -260,6 +259,8 @@ def test_extra_columns_and_column_order_are_free(session, clock):
     report = import_org(session, text, now=clock.now())
 
     assert report.created == 1
+    assert report.ignored_columns == ("备注", "工位")
+    assert "备注, 工位" in report.summary().splitlines()[0]
     zs = employee(session, "E001")
     assert zs.name == "张三"
     assert zs.department.path == "一车间"
@@ -292,18 +293,64 @@ def test_blank_rows_are_skipped_and_line_numbers_count_them(session, clock):
 
     report = import_org(session, text, now=clock.now())
 
-    assert report.created == 1
     assert [line for line, _ in report.rejected] == [5]
 
 
-def test_summary_lists_rejected_lines_then_totals(session, clock):
+def test_summary_lists_rejected_lines_then_says_nothing_changed(session, clock):
     report = import_org(
         session, org("E001,张三,,worker,,,,", "E002,李四,,boss,,,,"), now=clock.now()
     )
 
     lines = report.summary().splitlines()
     assert lines[0].startswith("line 3: role")
-    assert lines[1].startswith("created 1, updated 0, unchanged 0, rejected 1")
+    assert lines[1].startswith("nothing was changed: 1 line(s) with errors")
+
+
+def test_one_bad_row_changes_nothing_and_every_row_says_what_it_would_do(session, clock):
+    import_org(session, org("E001,张三,,worker,,,,"), now=clock.now())
+
+    report = import_org(
+        session,
+        org("E001,张三丰,,worker,,,,", "E002,李四,,worker,E001,,,", "E003,王五,,boss,,,,"),
+        now=clock.now(),
+    )
+
+    assert not report.applied
+    assert [(r.line, r.key, r.outcome) for r in report.rows] == [
+        (2, "E001", "updated"),
+        (3, "E002", "created"),
+        (4, "E003", "rejected"),
+    ]
+    assert report.rows[0].detail == "name" and "role" in report.rows[2].detail
+    assert employee(session, "E001").name == "张三"
+    assert employee(session, "E002") is None
+
+
+def test_chinese_headers_and_role_words_are_accepted(session, clock):
+    text = "工号,姓名,部门,角色,主管工号,企业微信账号\nS01,王建国,冲压车间,主管,,wjg\nE01,张伟,冲压车间,员工,S01,zw\n"
+
+    report = import_org(session, text, now=clock.now(), platforms=["wecom"])
+
+    assert (report.created, report.rejected, report.ignored_columns) == (2, [], ())
+    zw = employee(session, "E01")
+    assert (zw.role, zw.supervisor.employee_no) == ("worker", "S01")
+    assert {(i.platform, i.external_id) for i in zw.identities} == {("wecom", "zw")}
+
+
+def test_only_the_id_columns_of_platforms_in_use_are_required(session, clock):
+    text = "employee_no,name,department,role,supervisor_no\nE001,张三,,worker,\n"
+
+    assert import_org(session, text, now=clock.now()).created == 1
+    refused = import_org(session, text, now=clock.now(), platforms=["feishu"])
+    assert not refused.applied and "feishu_open_id" in refused.rejected[0][1]
+
+
+def test_preferred_platform_may_be_its_chinese_label(session, clock):
+    text = org("E001,张三,,worker,,,dzs,,钉钉", header=HEADER + ",首选平台")
+
+    import_org(session, text, now=clock.now())
+
+    assert employee(session, "E001").preferred_platform == "dingtalk"
 
 
 DEPT_HEADER = "department,wecom_chatid,dingtalk_open_conversation_id,feishu_chat_id"

@@ -22,9 +22,10 @@ from bot.models import Claim, ClaimState, DepartmentChat, Identity, LedgerEntry,
 from bot.notices import claims as notices
 from bot.outbox import enqueue
 from bot.platforms import PLATFORMS, PlatformSpec, register
+from bot.services.departments import department_columns, import_departments
 from bot.services.evidence import photo_path
 from bot.services.ledger import balance
-from bot.services.org import department_columns, import_departments, import_org, org_columns
+from bot.services.org import import_org, org_columns
 from cards import Text
 from handlers.approval import APPROVED_ACK
 from handlers.claim import PICK_TITLE

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.errors import InvalidInput
 from bot.models import Rule
-from bot.services.rules_csv import COLUMNS, export_rules, import_rules
+from bot.services.rules_csv import COLUMNS, export_rules, import_rules, save_rule
 
 HEADER = ",".join(COLUMNS)
 
@@ -177,3 +178,63 @@ def test_bom_and_missing_column(session):
     assert bad.rejected[0][0] == 1
     assert "title" in bad.rejected[0][1]
     assert not bad.applied
+
+
+def test_rows_say_what_each_line_would_do_even_when_nothing_is_applied(session):
+    report = import_rules(
+        session,
+        rules_csv(
+            "A01,A,25,设备,发现模具磨损隐患并报修,true,2,5,true",
+            "A02,A,15,协作,协助解决跨岗位协作障碍,false,1,3,true",
+            "D01,C,3,环保,正确分类投放废料,false,,,true",
+            "D02,Z,3,环保,x,false,,,true",
+        ),
+    )
+
+    assert [(r.line, r.key, r.outcome) for r in report.rows] == [
+        (2, "A01", "updated"),
+        (3, "A02", "unchanged"),
+        (4, "D01", "created"),
+        (5, "D02", "rejected"),
+    ]
+    assert report.rows[0].detail == "points"
+    assert not report.applied and rule(session, "D01") is None
+
+
+def _form(**changes: str) -> dict[str, str]:
+    values = dict(
+        zip(
+            COLUMNS,
+            ["A01", "A", "20", "设备", "发现模具磨损隐患并报修", "true", "2", "5", "true"],
+            strict=True,
+        )
+    )
+    return values | changes
+
+
+def test_save_rule_changes_one_rule_and_returns_what_changed(session):
+    change = save_rule(session, _form(points="25", weekly_cap=""), code="A01")
+
+    assert change.changes == {"points": (20, 25), "weekly_cap": (5, None)}
+    assert (rule(session, "A01").points, rule(session, "A01").weekly_cap) == (25, None)
+
+
+def test_save_rule_refuses_bad_fields_with_every_reason_and_changes_nothing(session):
+    before = snapshot(session)
+
+    with pytest.raises(InvalidInput) as refused:
+        save_rule(session, _form(points="0", grade="Z"), code="A01")
+
+    assert "grade" in refused.value.user_message and "points" in refused.value.user_message
+    assert snapshot(session) == before
+
+
+def test_save_rule_cannot_create_a_second_rule_with_a_code_in_use(session):
+    with pytest.raises(InvalidInput, match="A01"):
+        save_rule(session, _form())
+
+
+def test_save_rule_keeps_the_code_of_the_rule_being_edited(session):
+    save_rule(session, _form(code="Z99", title="改名"), code="A01")
+
+    assert rule(session, "A01").title == "改名" and rule(session, "Z99") is None

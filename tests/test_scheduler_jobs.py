@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import asks
 from bot.db import session_scope
@@ -19,6 +19,7 @@ from bot.models import (
     ClaimState,
     DepartmentChat,
     Employee,
+    JobRun,
     Outbox,
     Role,
     StarAward,
@@ -29,8 +30,8 @@ from bot.services.images import media_path
 from bot.services.ledger import append_entry
 from bot.services.tasks import create_task
 from bot.services.workcal import set_workday
-from cards import Card, Text
-from handlers.broadcast import ALREADY_BROADCAST, BROADCAST_DONE, ONLY_HR
+from cards import Card, Text, message_from_dict
+from handlers.broadcast import ALREADY_BROADCAST, BROADCAST_DONE, NOTHING_TO_BROADCAST, ONLY_HR
 from tests.conftest import TZ
 from tests.factories import make_claim, make_department, make_employee, make_team, rule
 from tests.localchat import inbox, last, say
@@ -129,11 +130,48 @@ def test_hr_broadcasts_from_chat_once(client, state, session, clock, drain):
     clock.set(MONDAY.replace(hour=8))
     say(client, hr, "排行 广播")
     drain()
-    assert last(session, hr) == Text(BROADCAST_DONE.format(period="2026-W48", boards=1, messages=7))
+    assert last(session, hr) == Text(
+        BROADCAST_DONE.format(week="11/23–11/29", boards=1, messages=7)
+    )
     say(client, hr, "排行 广播")
     drain()
-    assert last(session, hr) == Text(ALREADY_BROADCAST.format(period="2026-W48"))
+    assert last(session, hr) == Text(
+        ALREADY_BROADCAST.format(week="11/23–11/29", when="11-30 08:03")
+    )
     assert not _run(state, "weekly_leaderboard", MONDAY).ran
+
+
+def test_broadcast_of_a_week_nobody_scored_records_nothing_and_says_so_again(
+    client, state, session, clock, drain
+):
+    make_team(session, workers=2)
+    hr = make_employee(session, name="周敏", role=Role.HR, department=make_department(session))
+    clock.set(MONDAY.replace(hour=8))
+    for _ in range(2):
+        say(client, hr, "排行 广播")
+        drain()
+        assert last(session, hr) == Text(NOTHING_TO_BROADCAST.format(week="11/23–11/29"))
+    assert {r.recipient_id for r in _outbox(session)} == {hr.id}  # only the two answers
+    assert (
+        session.scalar(select(func.count(JobRun.id)).where(JobRun.job == "weekly_leaderboard")) == 0
+    )
+
+
+def test_broadcast_texts_name_the_dates_not_the_iso_week():
+    for text in (BROADCAST_DONE, ALREADY_BROADCAST, NOTHING_TO_BROADCAST):
+        assert "W" not in text.format(week="11/23–11/29", boards=1, messages=1, when="-")
+
+
+def test_equal_points_share_a_rank_on_the_weekly_board(state, session, clock):
+    boss, team = make_team(session, workers=3)
+    for person, points in zip(team, (20, 20, 5), strict=True):
+        _credit(session, person, points, LAST_WEEK)
+    clock.set(MONDAY)
+    _run(state, "weekly_leaderboard", MONDAY)
+    card = message_from_dict(_outbox(session)[0].payload)
+    assert [line.split()[0] for line in card.lines[1:]] == ["🥇", "🥇", "🥉"]
+    assert [line.split()[4] for line in card.lines[1:3]] == ["并列", "并列"]
+    assert "并列" not in card.lines[3]
 
 
 def test_worker_cannot_broadcast(client, session, clock, drain):

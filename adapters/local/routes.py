@@ -14,7 +14,8 @@ from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from sqlalchemy import select, update
 
 from adapters.local.client import incoming_dir
-from adapters.local.render import render_html
+from adapters.local.photos import save_thumbnail
+from adapters.local.render import render_html, render_photo
 from bot.db import session_scope
 from bot.models import Department, Employee, Evidence, LocalMessage
 from bot.notices.evidence import PHOTO_TOO_LARGE
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 HISTORY = 60
 EMPTY_MESSAGE = "请输入文字或选择照片。"
 ANONYMOUS_LINE = "🔒 已匿名提交"  # the sender's own line once an anonymous answer was taken
+PHOTO_LINE = "📷 照片"
 
 
 class LocalChat:
@@ -49,6 +51,10 @@ class LocalChat:
         bp.add_url_rule("/api/action", view_func=self.post_action, methods=["POST"])
         bp.add_url_rule("/media/<int:evidence_id>", view_func=self.media)
         bp.add_url_rule("/files/<path:ref>", view_func=self.generated_image)
+        # A body over the app's upload limit is refused before it is read; the page shows why.
+        bp.register_error_handler(
+            413, lambda _exc: (jsonify(status="refused", message=PHOTO_TOO_LARGE), 413)
+        )
         return bp
 
     def page(self) -> Any:
@@ -97,16 +103,22 @@ class LocalChat:
             )
             out = []
             for row in reversed(rows):
-                message = message_from_dict(row.body)
                 out.append(
                     {
                         "id": row.id,
                         "direction": row.direction,
-                        "html": render_html(message, image_url=self._image_url(message)),
+                        "html": self._html(row.body),
                         "version": row.updated_at.isoformat(),
                     }
                 )
             return jsonify(out)
+
+    def _html(self, body: dict[str, Any]) -> str:
+        """One line of the log: a sent photo's thumbnail, or a rendered message."""
+        if body.get("type") == "photo":
+            return render_photo(f"/local/files/{body['ref'].removeprefix('media:')}")
+        message = message_from_dict(body)
+        return render_html(message, image_url=self._image_url(message))
 
     @staticmethod
     def _image_url(message: Message) -> str | None:
@@ -134,7 +146,7 @@ class LocalChat:
             .values(body=Text(ANONYMOUS_LINE).to_dict())
         )
 
-    def _accept(self, employee: Employee, event: Event, shown: Message) -> Any:
+    def _accept(self, employee: Employee, event: Event, shown: Message | dict[str, Any]) -> Any:
         """Show the user's own line, record the Event once, wake the worker."""
         now = event.received_at
         with session_scope(self.state.session_factory) as session:
@@ -144,7 +156,7 @@ class LocalChat:
                 LocalMessage(
                     employee_id=employee.id,
                     direction="in",
-                    body=shown.to_dict(),
+                    body=shown if isinstance(shown, dict) else shown.to_dict(),
                     created_at=now,
                     updated_at=now,
                 )
@@ -175,7 +187,9 @@ class LocalChat:
                 received_at=now,
                 media_ref=ref,
             )
-            return self._accept(employee, event, Text("📷 [照片]"))
+            thumb = save_thumbnail(data, self.state.config.media_dir)
+            shown = {"type": "photo", "ref": thumb} if thumb else Text(PHOTO_LINE)
+            return self._accept(employee, event, shown)
         text = (request.form.get("text") or "").strip()[:1000]
         if not text:
             return jsonify(status="refused", message=EMPTY_MESSAGE), 400

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import click
 
-from bot.cli.support import cli_session
+from bot.cli.support import cli_config, cli_session
 from bot.cli.support import finish_import as _finish
 from bot.cli.support import read_csv_text as _read_csv_text
-from bot.services.org import import_departments, import_org
+from bot.services.departments import import_departments
+from bot.services.org import import_org
 from bot.services.rules_csv import export_rules, import_rules
 
 CSV_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -23,10 +24,15 @@ CSV_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.command("import-org")
 @click.argument("file", type=CSV_FILE)
 def import_org_command(file: Path) -> None:
-    """Create or update departments and employees from an org CSV (idempotent)."""
+    """Create or update departments and employees from an org CSV; all or nothing.
+
+    Only the id columns of the messengers configured here are required; Chinese headers
+    (工号,姓名,部门,角色,主管工号,企业微信账号,…) are accepted; unknown columns are listed.
+    """
     text = _read_csv_text(file)
+    platforms = list(cli_config().platforms)
     with cli_session() as (session, clock):
-        report = import_org(session, text, now=clock.now())
+        report = import_org(session, text, now=clock.now(), platforms=platforms)
     _finish(report)
 
 
@@ -46,17 +52,25 @@ def rules_group() -> None:
 
 
 @rules_group.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
-    "--bom", is_flag=True, help="Start with a UTF-8 BOM so Excel shows Chinese correctly."
+    "--bom/--no-bom",
+    default=True,
+    show_default=True,
+    help="Start with a UTF-8 BOM, so Excel shows the Chinese correctly.",
 )
 def rules_export_command(file: Path, bom: bool) -> None:
-    """Write every rule to FILE."""
+    """Write every rule to FILE (`-` for standard output)."""
     with cli_session() as (session, _clock):
         text = export_rules(session)
-    with file.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
-        out.write(text)
+    data = ("\ufeff" if bom else "").encode() + text.encode("utf-8")
     count = sum(1 for _ in csv.reader(io.StringIO(text))) - 1
+    if str(file) == "-":
+        with click.open_file("-", "wb") as out:
+            out.write(data)
+        click.echo(f"exported {count} rules (已导出 {count} 条规则)", err=True)
+        return
+    file.write_bytes(data)
     click.echo(f"exported {count} rules to {file} (已导出 {count} 条规则)")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import signal
 import sys
 import threading
@@ -20,11 +19,11 @@ def scheduler_command() -> None:
     """The scheduler role: exactly one active (DB lease); others stand by and take over."""
     from bot.app import bot_state, create_app
     from bot.jobs.scheduler import SchedulerService
+    from bot.logs import setup_logging
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    state = bot_state(create_app({"CONFIG": cli_config()}))
+    config = cli_config()
+    setup_logging(json_lines=config.is_production)
+    state = bot_state(create_app({"CONFIG": config}))
     service = SchedulerService(state)
     stopping = threading.Event()
     # SIGTERM (systemd, docker stop) ends as cleanly as Ctrl+C: the lease is released, so a

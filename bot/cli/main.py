@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 
 import click
 from sqlalchemy import select
@@ -12,12 +11,9 @@ from bot.cli.support import cli_config, cli_session, cli_upgrade
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic announces every plugin and each readiness probe's context at INFO.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    from bot.logs import setup_logging
+
+    setup_logging(json_lines=cli_config().is_production)
 
 
 @click.group()

@@ -20,6 +20,7 @@ from bot.models import Department
 from bot.notices.images import BoardRow, movement_text, render_leaderboard
 from bot.services.images import media_ref
 from bot.services.ledger import department_ranking
+from bot.services.ranking import rank_standings
 from bot.timeutil import week_start
 from cards import Card
 
@@ -31,6 +32,7 @@ TITLE = "🏆 {department} 上周积分 TOP{top}"
 IMAGE_TITLE = "{department} 上周积分 TOP{top}"  # no emoji: the CJK font has none
 SUBTITLE = "{start:%m/%d}–{end:%m/%d} · 名次变化对比前一周"
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+TIED = "并列"
 NOTE = "发送「排行」查看本周实时排名，发照片申领积分。"
 
 
@@ -45,24 +47,33 @@ class Board:
 def build_board(
     session: Session, department: Department, start: datetime, end: datetime
 ) -> Board | None:
-    """TOP5 of [start, end) with movement against the week before; None if nobody scored."""
-    standings = department_ranking(session, department.id, start, end, limit=TOP)
-    standings = [s for s in standings if s.points > 0]
-    if not standings:
+    """Everyone ranked TOP5 or better in [start, end) (ties share a rank, so a board may hold
+    more than five), with movement against the week before; None if nobody scored."""
+    ranked = [
+        r
+        for r in rank_standings(department_ranking(session, department.id, start, end))
+        if r.standing.points > 0 and r.rank <= TOP
+    ]
+    if not ranked:
         return None
     before = department_ranking(session, department.id, start - timedelta(days=7), start)
-    previous = {s.employee_id: i for i, s in enumerate(before, start=1) if s.points > 0}
+    previous = {
+        r.standing.employee_id: r.rank for r in rank_standings([s for s in before if s.points > 0])
+    }
     rows = []
-    for rank, s in enumerate(standings, start=1):
-        was = previous.get(s.employee_id)
-        rows.append(BoardRow(rank, s.name, s.points, None if was is None else was - rank))
+    for r in ranked:
+        was = previous.get(r.standing.employee_id)
+        movement = None if was is None else was - r.rank
+        rows.append(BoardRow(r.rank, r.standing.name, r.standing.points, movement, r.tied))
     return Board(department, rows)
 
 
 def board_card(board: Board, *, start: datetime, end_incl: datetime, image: str | None) -> Card:
     """The card: the image plus a text fallback of the same lines."""
     lines = tuple(
-        f"{MEDALS.get(r.rank, f'{r.rank}.')} {r.name} {r.points} 分 {movement_text(r.movement)}"
+        f"{MEDALS.get(r.rank, f'{r.rank}.')} {r.name} {r.points} 分"
+        + (f" {TIED}" if r.tied else "")
+        + f" {movement_text(r.movement)}"
         for r in board.rows
     )
     return Card(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import socket
 import threading
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import session_scope
 from bot.jobs import JOBS, JobOutcome, run_job
+from bot.jobs.base import minute_period
 from bot.models import SchedulerLease
 
 if TYPE_CHECKING:
@@ -104,7 +106,11 @@ class SchedulerService:
                 checkpoint_dir=state.config.ledger_checkpoint_dir,
             )
         if outcome.ran:
-            log.info("job %s %s: %s", name, outcome.period, outcome.result)
+            # The minutely tick with nothing to do would be a line a minute: kept to DEBUG.
+            minutely = JOBS[name].period is minute_period
+            idle = minutely and not re.search(r"=[1-9]", outcome.result)
+            log.log(logging.DEBUG if idle else logging.INFO, "job %s %s: %s",
+                    name, outcome.period, outcome.result)  # fmt: skip
             state.notify_worker()
         return outcome
 

@@ -4,6 +4,7 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 `bot.models.base` and the areas below them, never this package.
 """
 
+from bot.models.access import ConsoleSession, SignInCode
 from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
 from bot.models.changes import (
@@ -80,6 +81,7 @@ __all__ = [
     "Claim",
     "ClaimApproval",
     "ClaimState",
+    "ConsoleSession",
     "ConversationState",
     "Department",
     "DepartmentChat",
@@ -107,6 +109,7 @@ __all__ = [
     "Role",
     "SchedulerLease",
     "Setting",
+    "SignInCode",
     "StarAward",
     "Survey",
     "SurveyAnswer",

@@ -62,6 +62,7 @@ class BoardRow:
     name: str
     points: int
     movement: int | None  # places gained since last week; None = new in the ranking
+    tied: bool = False  # someone else has the same points and so the same rank
 
 
 def movement_text(movement: int | None) -> str:
@@ -101,6 +102,15 @@ def render_leaderboard(path: Path, title: str, subtitle: str, rows: Sequence[Boa
         draw.ellipse((44, y + 14, 94, y + 64), fill=medal_colour)
         draw.text((69, y + 39), str(row.rank), font=font(28), fill=(255, 255, 255), anchor="mm")
         draw.text((120, y + 20), row.name, font=font(34), fill=INK)
+        if row.tied:
+            # Equal points share a rank; say so, or two people on 1 read as a mistake.
+            name_end = draw.textlength(row.name, font=font(34))
+            draw.rounded_rectangle(
+                (132 + name_end, y + 24, 196 + name_end, y + 56), radius=8, fill=GOLD
+            )
+            draw.text(
+                (164 + name_end, y + 40), "并列", font=font(22), fill=(255, 255, 255), anchor="mm"
+            )
         draw.text((520, y + 39), f"{row.points} 分", font=font(32), fill=INK, anchor="rm")
         move = movement_text(row.movement)
         colour = GREEN if move.startswith("↑") else RED if move.startswith("↓") else MUTED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.context import HandlerContext
 from bot.db import session_scope
+from bot.logs import event_context
 from bot.models import InboundEvent
 from bot.notices.system import (
     DOWNLOAD_FAILED,
@@ -125,6 +127,18 @@ class Worker:
         if claim is None:
             return False
         event, attempt = claim
+        started = time.perf_counter()
+        with event_context(event.dedupe_key):
+            handled = self._run_claimed(event_id, event, attempt)
+            if handled:
+                log.info(
+                    "handled %s %s event %s in %.0f ms",
+                    event.platform, event.kind, event_id, (time.perf_counter() - started) * 1000,
+                )  # fmt: skip
+        return handled
+
+    def _run_claimed(self, event_id: int, event: Event, attempt: int) -> bool:
+        """Handle a claimed event and mark it done; False when it failed or was taken over."""
         if attempt > INBOUND_MAX_ATTEMPTS:
             # Taken over from workers that died on it every time (a photo that kills the
             # process?): handling it again would kill this one too.

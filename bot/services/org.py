@@ -1,4 +1,4 @@
-"""The HR data files: the org chart (组织架构) and department chats, imported from CSV (design §10)."""
+"""The org chart (组织架构) imported from CSV (design §10); department chats are in departments.py."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from bot.models import Department, DepartmentChat, Employee, Identity, Role
+from bot.models import Department, Employee, Identity, Role
 from bot.notices import imports as texts
-from bot.platforms import PLATFORMS, chat_columns, identity_columns
-from bot.services.csvfile import CsvFormatError, CsvRow, ImportReport, read_csv
+from bot.platforms import PLATFORMS, identity_columns
+from bot.services.csvfile import (
+    CsvFormatError,
+    CsvRow,
+    ImportReport,
+    Outcome,
+    RowOutcome,
+    read_csv,
+)
 
 BASE_ORG_COLUMNS = ("employee_no", "name", "department", "role", "supervisor_no")
 
@@ -22,9 +29,18 @@ def org_columns() -> tuple[str, ...]:
     return BASE_ORG_COLUMNS + tuple(identity_columns().values())
 
 
-def department_columns() -> tuple[str, ...]:
-    """The departments CSV's columns: the path, then each platform's group chat id."""
-    return ("department", *chat_columns().values())
+def org_header(platforms: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
+    """(required, optional, aliases) of the org CSV when `platforms` are in use: only their id
+    columns are required; headers may be Chinese (工号, 姓名, …, 企业微信账号)."""
+    ids = identity_columns()
+    used = [ids[p] for p in platforms if p in ids]
+    required = BASE_ORG_COLUMNS + tuple(used)
+    optional = (*(c for c in ids.values() if c not in used), "preferred_platform")
+    aliases = dict(texts.ORG_COLUMN_ALIASES)
+    for name, column in ids.items():
+        aliases.update(dict.fromkeys((h.format(label=PLATFORMS[name].label)
+                                      for h in texts.PLATFORM_ID_HEADERS), column))  # fmt: skip
+    return required, optional, aliases
 
 
 ROLES = tuple(r.value for r in Role)
@@ -110,7 +126,7 @@ def _parse_org_row(row: CsvRow, has_preferred: bool) -> tuple[_OrgRow, list[str]
     department = normalize_path(v["department"]) or None
     if department and (problem := path_problem(department)):
         errors.append(problem)
-    role = v["role"].lower() or Role.WORKER.value
+    role = texts.ROLE_WORDS.get(v["role"], v["role"].lower()) or Role.WORKER.value
     if role not in ROLES:
         errors.append(texts.BAD_ROLE.format(roles=", ".join(ROLES), value=v["role"]))
     id_columns = identity_columns()
@@ -122,7 +138,8 @@ def _parse_org_row(row: CsvRow, has_preferred: bool) -> tuple[_OrgRow, list[str]
             )
     preferred: object = _KEEP
     if has_preferred:
-        preferred = v["preferred_platform"].lower() or None
+        labels = {spec.label: name for name, spec in PLATFORMS.items()}
+        preferred = labels.get(v["preferred_platform"], v["preferred_platform"].lower()) or None
         if preferred is not None and preferred not in PLATFORMS:
             errors.append(
                 texts.BAD_PLATFORM.format(
@@ -238,7 +255,7 @@ def _validate_org(
             return accepted
 
 
-def _set(obj: object, attr: str, value: object) -> bool:
+def set_if_changed(obj: object, attr: str, value: object) -> bool:
     """Set an attribute if it differs; True when it changed."""
     if getattr(obj, attr) == value:
         return False
@@ -246,16 +263,23 @@ def _set(obj: object, attr: str, value: object) -> bool:
     return True
 
 
-def import_org(session: Session, text: str, *, now: datetime) -> ImportReport:
-    """Create or update departments, employees and their platform identities from an org CSV.
+def import_org(
+    session: Session, text: str, *, now: datetime, platforms: Iterable[str] = ()
+) -> ImportReport:
+    """Create or update departments, employees and their platform identities from an org CSV;
+    all or nothing, like the rule import.
 
-    Idempotent. A rejected row changes nothing; the others are applied. An empty id cell leaves
-    an existing identity alone; a new id for a platform replaces the employee's old one. An id
-    held by someone else in the database is refused even if the file moves it away from them
-    (import the release first). Employees missing from the file are left as they are.
+    Idempotent. If any row is rejected nothing is changed (`applied` False), and `rows` still
+    says what every other row would have done, so HR fixes the file once. Only the id columns
+    of `platforms` (the messengers in use) are required; Chinese headers are accepted; unknown
+    columns are reported in `ignored_columns`. An empty id cell leaves an existing identity
+    alone; a new id for a platform replaces the employee's old one. An id held by someone else
+    in the database is refused even if the file moves it away from them (import the release
+    first). Employees missing from the file are left as they are.
     """
+    required, optional, aliases = org_header(platforms)
     try:
-        table = read_csv(text, org_columns())
+        table = read_csv(text, required, optional, aliases)
     except CsvFormatError as exc:
         return ImportReport(rejected=[(exc.line, str(exc))], applied=False)
     has_preferred = "preferred_platform" in table.columns
@@ -267,9 +291,34 @@ def import_org(session: Session, text: str, *, now: datetime) -> ImportReport:
         errors[parsed.line] = row_errors
     accepted = _validate_org(session, rows, errors)
     report = ImportReport(
-        rejected=[(line, "; ".join(errs)) for line, errs in errors.items() if errs]
+        rejected=[(line, "; ".join(errs)) for line, errs in errors.items() if errs],
+        ignored_columns=table.extra,
     )
+    # Applied inside a savepoint, so a file with errors still reports what each good row would
+    # do (the console's preview) and then leaves no trace.
+    savepoint = session.begin_nested()
+    outcomes = _apply_org(session, accepted, report, now)
+    for r in rows:
+        if errors[r.line]:
+            report.rows.append(
+                RowOutcome(r.line, r.employee_no, Outcome.REJECTED, "; ".join(errors[r.line]))
+            )
+        else:
+            report.rows.append(outcomes[r.employee_no])
+    if report.rejected:
+        savepoint.rollback()
+        report.applied = False
+        report.created = report.updated = report.unchanged = 0  # counts are of what was done
+    else:
+        savepoint.commit()
+    return report
 
+
+def _apply_org(
+    session: Session, accepted: dict[str, _OrgRow], report: ImportReport, now: datetime
+) -> dict[str, RowOutcome]:
+    """Write the accepted rows; count them in `report` and return each one's outcome."""
+    outcomes: dict[str, RowOutcome] = {}
     tree = DepartmentTree(session)
     departments = {
         r.department: tree.ensure(r.department)[0] for r in accepted.values() if r.department
@@ -308,28 +357,32 @@ def import_org(session: Session, text: str, *, now: datetime) -> ImportReport:
 
     for no, r in accepted.items():
         employee = people[no]
-        changed = _set(employee, "name", r.name)
-        changed |= _set(employee, "role", r.role)
+        changed = [a for a in ("name", "role") if set_if_changed(employee, a, getattr(r, a))]
         dept_id = departments[r.department].id if r.department else None
-        changed |= _set(employee, "department_id", dept_id)
+        changed += ["department"] if set_if_changed(employee, "department_id", dept_id) else []
         sup_id = supervisors[r.supervisor_no].id if r.supervisor_no else None
-        changed |= _set(employee, "supervisor_id", sup_id)
-        if r.preferred_platform is not _KEEP:
-            changed |= _set(employee, "preferred_platform", r.preferred_platform)
-        changed |= _sync_identities(session, employee, r.ids)
+        changed += ["supervisor_no"] if set_if_changed(employee, "supervisor_id", sup_id) else []
+        if r.preferred_platform is not _KEEP and set_if_changed(
+            employee, "preferred_platform", r.preferred_platform
+        ):
+            changed.append("preferred_platform")
+        changed += _sync_identities(session, employee, r.ids)
         if no not in existing:
             report.created += 1
+            outcomes[no] = RowOutcome(r.line, no, Outcome.CREATED)
         elif changed:
             report.updated += 1
+            outcomes[no] = RowOutcome(r.line, no, Outcome.UPDATED, ", ".join(changed))
         else:
             report.unchanged += 1
+            outcomes[no] = RowOutcome(r.line, no, Outcome.UNCHANGED)
     session.flush()
-    return report
+    return outcomes
 
 
-def _sync_identities(session: Session, employee: Employee, ids: dict[str, str]) -> bool:
-    """Give the employee exactly these ids on the platforms named; True when anything changed."""
-    changed = False
+def _sync_identities(session: Session, employee: Employee, ids: dict[str, str]) -> list[str]:
+    """Give the employee exactly these ids on the platforms named; the columns that changed."""
+    changed = []
     for platform, external_id in ids.items():
         mine = [i for i in employee.identities if i.platform == platform]
         if any(i.external_id == external_id for i in mine):
@@ -338,71 +391,36 @@ def _sync_identities(session: Session, employee: Employee, ids: dict[str, str]) 
             mine[0].external_id = external_id
         else:
             session.add(Identity(employee=employee, platform=platform, external_id=external_id))
-        changed = True
+        changed.append(identity_columns()[platform])
     return changed
 
 
-def import_departments(session: Session, text: str) -> ImportReport:
-    """Set each department's group chat ids from a departments CSV, creating missing paths.
-
-    An empty chat id cell clears that chat (members are then messaged 1:1). A rejected row
-    changes nothing; the others are applied.
-    """
-    try:
-        columns = chat_columns()
-        table = read_csv(text, department_columns())
-    except CsvFormatError as exc:
-        return ImportReport(rejected=[(exc.line, str(exc))], applied=False)
-    errors: dict[int, list[str]] = {row.line: [] for row in table.rows}
-    lines_of: dict[str, list[int]] = {}
-    for row in table.rows:
-        path = normalize_path(row.values["department"])
-        if not path:
-            errors[row.line].append(texts.NO_DEPARTMENT)
-        elif problem := path_problem(path):
-            errors[row.line].append(problem)
-        else:
-            lines_of.setdefault(path, []).append(row.line)
-        for platform, column in columns.items():
-            limit = PLATFORMS[platform].chat_id_max
-            if len(row.values[column]) > limit:
-                errors[row.line].append(texts.CHAT_ID_TOO_LONG.format(column=column, limit=limit))
-    for path, lines in lines_of.items():
-        if len(lines) > 1:
-            listed = ", ".join(map(str, lines))
-            for line in lines:
-                errors[line].append(texts.DUPLICATE_DEPARTMENT.format(path=path, lines=listed))
-    report = ImportReport(
-        rejected=[(line, "; ".join(errs)) for line, errs in errors.items() if errs]
+def export_org(session: Session) -> tuple[tuple[str, ...], list[list[str]]]:
+    """Active employees as org CSV (header, rows), in the import's own columns, so a file
+    exported, edited and imported back changes only what was edited."""
+    header = (*org_columns(), "preferred_platform")
+    boss = aliased(Employee)
+    query = (
+        select(Employee, Department.path, boss.employee_no)
+        .outerjoin(Department, Department.id == Employee.department_id)
+        .outerjoin(boss, boss.id == Employee.supervisor_id)
+        .where(Employee.active.is_(True))
+        .options(selectinload(Employee.identities))
     )
-
-    tree = DepartmentTree(session)
-    for row in table.rows:
-        if errors[row.line]:
-            continue
-        dept, created = tree.ensure(normalize_path(row.values["department"]))
-        changed = False
-        for platform, column in columns.items():
-            changed |= _set_chat(dept, platform, row.values[column] or None)
-        if created:
-            report.created += 1
-        elif changed:
-            report.updated += 1
-        else:
-            report.unchanged += 1
-    session.flush()
-    return report
-
-
-def _set_chat(dept: Department, platform: str, chat_id: str | None) -> bool:
-    """Give the department this group chat on `platform` (None: none); True when it changed."""
-    current = next((c for c in dept.chats if c.platform == platform), None)
-    if current is None:
-        if chat_id is None:
-            return False
-        dept.chats.append(DepartmentChat(platform=platform, chat_id=chat_id))
-        return True
-    if chat_id is None:
-        dept.chats.remove(current)
-        return True
-    return _set(current, "chat_id", chat_id)
+    id_columns = identity_columns()
+    rows = []
+    for employee, path, boss_no in session.execute(query):
+        ids = {
+            id_columns[i.platform]: i.external_id
+            for i in employee.identities
+            if i.platform in id_columns
+        }
+        base = [employee.employee_no, employee.name, path or "", employee.role, boss_no or ""]
+        rows.append(
+            [
+                *base,
+                *(ids.get(c, "") for c in id_columns.values()),
+                employee.preferred_platform or "",
+            ]
+        )
+    return header, sorted(rows, key=lambda r: r[0])

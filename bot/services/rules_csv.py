@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.errors import InvalidInput, NotFound
 from bot.models import Rule
 from bot.notices import imports as texts
-from bot.services.csvfile import CsvFormatError, CsvRow, ImportReport, read_csv
+from bot.services.csvfile import (
+    CsvFormatError,
+    ImportReport,
+    Outcome,
+    RowOutcome,
+    read_csv,
+)
 
 COLUMNS = [
     "code",
@@ -55,60 +63,110 @@ def export_rules(session: Session) -> str:
 def import_rules(session: Session, text: str) -> ImportReport:
     """Create or update rules by code from CSV text; all or nothing.
 
-    If any row is bad nothing is changed and the report lists every error (`applied` False).
-    Rules missing from the file are left as they are: rules are never deleted, only
-    deactivated with `active=false`.
+    If any row is bad nothing is changed and the report lists every error (`applied` False);
+    `rows` says what each row did, or would have done. Rules missing from the file are left as
+    they are: rules are never deleted, only deactivated with `active=false`.
     """
     try:
         table = read_csv(text, COLUMNS)
     except CsvFormatError as exc:
         return ImportReport(rejected=[(exc.line, str(exc))], applied=False)
-    parsed: list[dict[str, Any]] = []
-    rejected: list[tuple[int, str]] = []
+    existing = {r.code: r for r in session.scalars(select(Rule))}
+    report = ImportReport()
+    valid: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
     for row in table.rows:
-        values, errors = _parse_rule_row(row)
+        values, errors = parse_rule(row.values)
         code = values.get("code")
         if code is not None:
             if code in first_line:
                 errors.append(texts.DUPLICATE_CODE.format(code=code, line=first_line[code]))
             else:
                 first_line[code] = row.line
+        key = code or row.values["code"]
         if errors:
-            rejected.append((row.line, "; ".join(errors)))
-        else:
-            parsed.append(values)
-    if rejected:
-        return ImportReport(rejected=rejected, applied=False)
-
-    report = ImportReport()
-    existing = {r.code: r for r in session.scalars(select(Rule))}
-    for values in parsed:
+            report.rejected.append((row.line, "; ".join(errors)))
+            report.rows.append(RowOutcome(row.line, key, Outcome.REJECTED, "; ".join(errors)))
+            continue
+        valid.append(values)
+        rule = existing.get(values["code"])
+        changed = [] if rule is None else _differences(rule, values)
+        outcome = (
+            Outcome.CREATED if rule is None else Outcome.UPDATED if changed else Outcome.UNCHANGED
+        )
+        report.rows.append(RowOutcome(row.line, key, outcome, ", ".join(changed)))
+    if report.rejected:
+        report.applied = False
+        return report
+    for done in report.rows:
+        setattr(report, done.outcome, getattr(report, done.outcome) + 1)
+    for values in valid:
         rule = existing.get(values["code"])
         if rule is None:
             session.add(Rule(**values))
-            report.created += 1
-            continue
-        changed = False
-        for name, value in values.items():
-            if getattr(rule, name) != value:
-                setattr(rule, name, value)
-                changed = True
-        if changed:
-            report.updated += 1
         else:
-            report.unchanged += 1
+            for name, value in values.items():
+                setattr(rule, name, value)
     session.flush()
     return report
+
+
+def _differences(rule: Rule, values: dict[str, Any]) -> list[str]:
+    return [name for name, value in values.items() if getattr(rule, name) != value]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    """One rule saved from a form: the rule, whether it is new, and each changed field's
+    (old, new) value (what the audit log records)."""
+
+    rule: Rule
+    created: bool
+    changes: dict[str, tuple[Any, Any]]
+
+
+def save_rule(session: Session, raw: dict[str, str], *, code: str | None = None) -> RuleChange:
+    """Create or update one rule from text fields named like the CSV columns, checked exactly
+    as a CSV row is (the console's edit form). With `code`, that existing rule is edited and
+    the code itself cannot change.
+
+    Raises:
+        InvalidInput: any field is bad (every problem in one message); nothing changes.
+        NotFound: `code` names no rule.
+    """
+    existing = None
+    if code is not None:
+        existing = session.scalar(select(Rule).where(Rule.code == code))
+        if existing is None:
+            raise NotFound()
+        raw = {**raw, "code": code}
+    values, errors = parse_rule({c: (raw.get(c) or "").strip() for c in COLUMNS})
+    taken = select(Rule.id).where(Rule.code == values.get("code"))
+    if existing is None and not errors and session.scalar(taken) is not None:
+        errors.append(texts.CODE_TAKEN.format(code=values["code"]))
+    if errors:
+        raise InvalidInput("; ".join(errors))
+    if existing is None:
+        rule = Rule(**values)
+        session.add(rule)
+        session.flush()
+        return RuleChange(rule, True, {name: (None, value) for name, value in values.items()})
+    changes = {
+        name: (getattr(existing, name), values[name]) for name in _differences(existing, values)
+    }
+    for name, (_old, new) in changes.items():
+        setattr(existing, name, new)
+    session.flush()
+    return RuleChange(existing, False, changes)
 
 
 def _format_bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _parse_rule_row(row: CsvRow) -> tuple[dict[str, Any], list[str]]:
-    """A row's Rule field values (only the valid ones) and its errors, in column order."""
-    v = row.values
+def parse_rule(v: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """A rule's field values from its stripped text cells by column name (only the valid
+    ones) and its errors, in column order."""
     values: dict[str, Any] = {}
     errors: list[str] = []
 

@@ -1,0 +1,47 @@
+"""Chinese names the console shows for codes stored in English (roles, ask kinds, outcomes,
+audit actions). A feature that adds an ask kind or an audit action adds its name here."""
+
+from __future__ import annotations
+
+ROLES = {"worker": "员工", "supervisor": "主管", "hr": "HR", "admin": "管理员"}
+ASK_KINDS = {
+    "claim_approval": "申领审批",
+    "task_alert": "任务预警",
+}
+OUTCOMES = {"created": "新增", "updated": "更新", "unchanged": "不变", "rejected": "有错误"}
+WOULD = {"created": "将新增", "updated": "将更新", "unchanged": "不变", "rejected": "有错误"}
+ACTIONS = {
+    "console.sign_in": "登录控制台",
+    "console.sign_out": "退出控制台",
+    "console.code_locked": "验证码输错 5 次",
+    "rule.update": "修改规则",
+    "rule.create": "新增规则",
+    "rules.import": "导入规则",
+    "org.import": "导入组织架构",
+    "ask.answer": "处理待办",
+    "claim.approve": "通过申领",
+    "claim.reject": "驳回申领",
+}
+REDEMPTION_STATES = {
+    "pending": "待审批",
+    "approved": "已批准",
+    "rejected": "已拒绝",
+    "cancelled": "已取消",
+}
+REWARD_KINDS = {"goods": "实物", "leave": "调休", "priority": "晋升优先"}
+RULE_FIELDS = {
+    "code": "编号",
+    "grade": "等级",
+    "points": "分值",
+    "category": "类别",
+    "title": "名称",
+    "evidence_required": "需要照片",
+    "daily_cap": "每日上限",
+    "weekly_cap": "每周上限",
+    "active": "启用",
+}
+
+
+def ask_kind(kind: str) -> str:
+    """An ask kind's Chinese name, or the code itself for a kind not named here yet."""
+    return ASK_KINDS.get(kind, kind)

@@ -1,0 +1,320 @@
+"""The production guide of the README, run as written (design §3, §16): two web processes
+(gunicorn), two `python -m bot worker` and two `python -m bot scheduler` on PostgreSQL against
+the fake Feishu. 1,000 signed, encrypted callbacks arrive, each event delivered to both web
+processes (as a platform retries), and one worker is killed with SIGKILL midway. Afterwards
+every message was delivered once and every claim credited once.
+
+Feishu is the platform here because it makes every send idempotent (`uuid`), so "delivered
+once" is what the person sees even when a killed worker's send is made again. A worker killed
+while holding rows leaves them leased for 5 minutes (bot/runtime): the takeover is shown by a
+worker whose clock reads 6 minutes later, run in this process on the same database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy.orm import sessionmaker
+
+from bot.app import bot_state, create_app
+from bot.clock import Clock, FixedClock
+from bot.config import load_config
+from bot.db import make_engine, session_scope
+from bot.models import Claim, ClaimState, InboundEvent, LedgerEntry, Outbox, SchedulerLease
+from bot.runtime.delivery import idempotency_key
+from bot.services.ledger import verify_ledger
+from tests.conftest import PG_URL, ROOT, _pg_reason
+from tests.drivers.feishu import APP_ID, ENCRYPT_KEY, TOKEN, env
+from tests.fakes.feishu import FakeFeishu, FeishuEvents
+
+SUPERVISORS, WORKERS_EACH = 5, 20
+CLAIM_RULES = ("A02", "B06")  # no photo needed, once a day each
+WAIT = 240.0
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(_pg_reason() is not None, reason=str(_pg_reason())),
+]
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    """Poll another process's progress (through the database or the fake) until `check`."""
+    pause = threading.Event()
+    for _ in range(int(timeout / 0.25)):
+        if check():
+            return
+        pause.wait(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Http:
+    """What FeishuEvents needs of a client, over real HTTP to one web process."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.session = requests.Session()
+
+    def post(self, path: str, *, data: bytes, headers: dict[str, str], content_type: str) -> Any:
+        return self.session.post(self.base + path, data=data, timeout=30,
+                                 headers={**headers, "Content-Type": content_type})  # fmt: skip
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A private PostgreSQL database, dropped afterwards."""
+    name = f"bot_prod_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeFeishu]:
+    server = FakeFeishu().start()
+    yield server
+    server.stop()
+
+
+class Fleet:
+    """The processes of the guide, with their logs."""
+
+    def __init__(self, env: dict[str, str], logs: Path):
+        self.env, self.logs = env, logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def run(self, *args: str) -> str:
+        """A one-off command (db upgrade, import-org); its output."""
+        done = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def start(self, name: str, argv: list[str]) -> None:
+        log = (self.logs / f"{name}.log").open("wb")
+        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)  # fmt: skip
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def tail(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
+            for p in sorted(self.logs.glob("*.log"))
+        )
+
+
+def _org_csv() -> str:
+    rows = ["employee_no,name,department,role,supervisor_no,feishu_open_id",
+            "H1,周敏,人力资源部,hr,,ou_h1"]  # fmt: skip
+    for s in range(1, SUPERVISORS + 1):
+        rows.append(f"S{s},主管{s},车间{s},supervisor,H1,ou_s{s}")
+        for w in range(1, WORKERS_EACH + 1):
+            rows.append(f"W{s}{w:02d},员工{s}-{w},车间{s},worker,S{s},ou_w{s}{w:02d}")
+    return "\n".join(rows) + "\n"
+
+
+def test_two_webs_two_workers_two_schedulers_deliver_once_and_credit_once(database, fake, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    base_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("FEISHU_", "WECOM_", "DINGTALK_"))
+    }
+    process_env = {
+        **base_env, **env(fake), "DATABASE_URL": database, "BOT_ENV": "production",
+        "BOT_SECRET_KEY": "p" * 32, "BOT_LEDGER_KEY": "l" * 32,
+        "BOT_VAR_DIR": str(tmp_path / "var"), "BOT_MEDIA_DIR": str(tmp_path / "media"),
+        "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    fleet = Fleet(process_env, logs)
+    fleet.run("db", "upgrade")
+    org = tmp_path / "org.csv"
+    org.write_text(_org_csv(), encoding="utf-8")
+    assert "created 106" in fleet.run("import-org", str(org))
+
+    ports = [_free_port(), _free_port()]
+    try:
+        for i, port in enumerate(ports):
+            fleet.start(f"web{i}", [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4",
+                                    "-b", f"127.0.0.1:{port}", "wsgi:app"])  # fmt: skip
+        for i in range(2):
+            fleet.start(f"worker{i}", [sys.executable, "-m", "bot", "worker"])
+            fleet.start(f"scheduler{i}", [sys.executable, "-m", "bot", "scheduler"])
+        webs = [f"http://127.0.0.1:{p}" for p in ports]
+        wait_until(lambda: all(_ready(w) for w in webs), "both web processes to be ready", 60)
+        _exercise(fleet, webs, fake, database, process_env)
+    except BaseException:
+        print(fleet.tail())
+        raise
+    finally:
+        fleet.stop()
+
+
+def _ready(base: str) -> bool:
+    try:
+        return requests.get(base + "/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _exercise(fleet: Fleet, webs: list[str], fake: FakeFeishu, database: str, env_: dict) -> None:
+    clock = Clock()
+    senders = [FeishuEvents(Http(w), clock, token=TOKEN, encrypt_key=ENCRYPT_KEY, app_id=APP_ID)
+               for w in webs]  # fmt: skip
+    engine = make_engine(database)
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def twice(send: Callable[[FeishuEvents], Any]) -> None:
+        """One event, delivered to both web processes (a platform's retry of it)."""
+        for sender in senders:
+            status = send(sender).status_code
+            with lock:
+                statuses[status] += 1
+
+    def scalar(query: Any) -> Any:
+        with engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    workers = [
+        f"ou_w{s}{w:02d}" for s in range(1, SUPERVISORS + 1) for w in range(1, WORKERS_EACH + 1)
+    ]
+    claims_wanted = len(workers) * len(CLAIM_RULES)
+    jobs: list[Callable[[], None]] = []
+    for n, uid in enumerate(workers):
+        for code in CLAIM_RULES:
+            ids = {"event_id": secrets.token_hex(16), "message_id": f"om_in_{uid}_{code}"}
+            line = f"申领 {code} 帮{n % 7 + 1}号线调试"
+            jobs.append(lambda uid=uid, line=line, ids=ids: twice(
+                lambda s: s.text(uid, line, **ids)))  # fmt: skip
+        ids = {"event_id": secrets.token_hex(16), "message_id": f"om_in_{uid}_points"}
+        jobs.append(lambda uid=uid, ids=ids: twice(lambda s: s.text(uid, "积分", **ids)))
+
+    with ThreadPoolExecutor(8) as pool:
+        for job in jobs:
+            pool.submit(job)
+    distinct_events = len(jobs)
+    wait_until(lambda: scalar(select(func.count(Claim.id))) == claims_wanted, "every claim")
+
+    def approval_cards() -> list[Any]:
+        return [m for m in list(fake.messages) if m.msg_type == "interactive"
+                and m.title.startswith("待审核申领 #")]  # fmt: skip
+
+    wait_until(lambda: len(approval_cards()) >= claims_wanted, "every approval card")
+    clicks: list[Callable[[], None]] = []
+    for card in approval_cards():
+        ids = {"event_id": secrets.token_hex(16)}
+        clicks.append(lambda card=card, ids=ids: twice(
+            lambda s: s.press(card.receive_id, card, "通过", **ids)))  # fmt: skip
+    approved = select(func.count(Claim.id)).where(Claim.state == ClaimState.APPROVED)
+    with ThreadPoolExecutor(8) as pool:
+        for click in clicks:
+            pool.submit(click)
+        # SIGKILL one worker midway through the approvals: whatever it holds is abandoned.
+        wait_until(lambda: (scalar(approved) or 0) >= claims_wanted // 3, "a third approved")
+        fleet.procs["worker0"].send_signal(signal.SIGKILL)
+    assert fleet.procs["worker0"].wait(10) == -signal.SIGKILL
+    distinct_events += len(clicks)
+    assert sum(statuses.values()) == 2 * distinct_events >= 1000
+    assert set(statuses) == {200}, statuses
+
+    _settle(engine, scalar, env_, distinct_events)
+    _check(engine, scalar, fake, claims_wanted, workers)
+    metrics = requests.get(webs[1] + "/metrics", timeout=10).text
+    assert 'bot_callbacks_total{platform="feishu",status="200"}' in metrics
+    assert "bot_outbox_depth 0.0" in metrics
+    engine.dispose()
+
+
+def _settle(engine: Any, scalar: Callable[[Any], Any], env_: dict, events: int) -> None:
+    """Wait for the live worker; then take over what the killed one held, as a worker does
+    once the 5-minute leases run out: here a worker whose clock reads 6 minutes later, moved
+    on a few seconds a round so that paced messages come due too."""
+    wait_until(
+        lambda: scalar(select(func.count(InboundEvent.id))) == events, "every event recorded"
+    )
+
+    def left(*states: str) -> int:
+        inbound = select(func.count(InboundEvent.id)).where(InboundEvent.state.in_(states))
+        outbox = select(func.count(Outbox.id)).where(Outbox.state.in_(states))
+        return (scalar(inbound) or 0) + (scalar(outbox) or 0)
+
+    wait_until(lambda: left("pending") == 0, "the live worker to finish what it can")
+    print(f"left by the killed worker: {left('sending', 'processing')} leased rows")
+    later = FixedClock(Clock().now() + timedelta(minutes=6))
+    state = bot_state(create_app({"CONFIG": load_config(env_), "CLOCK": later}))
+    try:
+        for _ in range(200):
+            state.worker.drain()
+            if left("pending", "sending", "processing") == 0:
+                break
+            later.advance(seconds=5)
+    finally:
+        state.worker.stop()
+        state.engine.dispose()
+    assert left("pending", "sending", "processing") == 0
+
+
+def _check(engine: Any, scalar: Callable[[Any], Any], fake: FakeFeishu, claims: int,
+           workers: list[str]) -> None:  # fmt: skip
+    """Every event handled once, every claim credited once, every message delivered once."""
+    assert scalar(select(func.count(InboundEvent.id)).where(InboundEvent.state != "done")) == 0
+    assert scalar(select(func.count(Claim.id)).where(Claim.state == ClaimState.APPROVED)) == claims
+    with engine.connect() as conn:
+        per_claim = Counter(
+            conn.execute(
+                select(LedgerEntry.claim_id).where(LedgerEntry.claim_id.is_not(None))
+            ).scalars()
+        )
+        sends = conn.execute(
+            select(Outbox.id, Outbox.created_at, Outbox.state).where(Outbox.kind == "send")
+        ).all()
+        updates = conn.execute(
+            select(func.count(Outbox.id)).where(Outbox.kind == "update", Outbox.state != "sent")
+        ).scalar()
+    assert len(per_claim) == claims and set(per_claim.values()) == {1}
+    assert {state for _, _, state in sends} == {"sent"} and updates == 0
+    delivered = Counter(m.uuid for m in fake.messages)
+    keys = {idempotency_key(row_id, created_at) for row_id, created_at, _ in sends}
+    assert set(delivered) == keys and set(delivered.values()) == {1}
+    approved = Counter(
+        m.receive_id for m in fake.messages if m.msg_type == "text" and "申领通过" in m.text
+    )
+    assert approved == dict.fromkeys(workers, len(CLAIM_RULES))
+    with session_scope(sessionmaker(engine)) as session:
+        assert verify_ledger(session).ok
+        lease = session.get(SchedulerLease, 1)
+        assert lease is not None and lease.holder  # one of the two schedulers is active
