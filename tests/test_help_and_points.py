@@ -24,8 +24,8 @@ def _help(client, session, drain, who):
     ("role", "sees", "not_sees"),
     [
         (Role.WORKER, ("签到", "点赞"), ("面谈", "通知", "待审")),
-        (Role.SUPERVISOR, ("签到", "点赞", "待审", "面谈 <姓名或工号>：团队"), ("通知",)),
-        (Role.HR, ("签到", "点赞", "面谈 <姓名或工号>：任何员工", "通知 <内容>"), ()),
+        (Role.SUPERVISOR, ("签到", "点赞", "待审", "面谈 张伟：团队"), ("通知",)),
+        (Role.HR, ("签到", "点赞", "面谈 张伟：任何员工", "通知 周六设备检修"), ()),
     ],
     ids=["worker", "supervisor", "hr"],
 )
