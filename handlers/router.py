@@ -12,7 +12,7 @@ from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
-from handlers import approval, asks, checkin, claim, help, likes, notice, points, tasks
+from handlers import appeals, approval, asks, checkin, claim, help, likes, notice, points, tasks
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,12 @@ COMMANDS: dict[str, CommandHandler] = {
     "checkin": checkin.handle_checkin,
     "点赞": likes.handle_like,
     "like": likes.handle_like,
+    "申诉": appeals.handle_appeal,
+    "appeal": appeals.handle_appeal,
 }
 LATER = {
     "建议": "建议",
     "suggest": "建议",
-    "申诉": "申诉",
-    "appeal": "申诉",
     "兑换": "兑换",
     "redeem": "兑换",
 }
@@ -56,12 +56,14 @@ ACTIONS: dict[str, ActionHandler] = {
     "ask_cancel": asks.handle_cancel,
     "ask_ack": asks.handle_ack,
     "ask_shared": asks.handle_shared,
+    "appeal": appeals.handle_appeal_button,
+    "appeal_cancel": appeals.handle_cancel,
     **dict.fromkeys(asks.LEGACY, asks.handle_legacy),
 }
 # Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
 SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks, notice, checkin)
+KIND_MODULES = (approval, tasks, notice, checkin, appeals)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -81,6 +83,8 @@ def _on_text(ctx: HandlerContext) -> list[Message]:
     if word in LATER:
         return [Text(help.COMING_SOON.format(name=LATER[word]))]
     answered = asks.take_text(ctx)
+    if answered is None:
+        answered = appeals.take_reason(ctx)
     if answered is not None:
         return answered
     return [help.help_card(ctx, unknown=ctx.event.text.strip() or None)]

@@ -4,6 +4,7 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 `bot.models.base` and the areas below them, never this package.
 """
 
+from bot.models.appeals import Appeal, AppealState
 from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
 from bot.models.claims import Campaign, Claim, ClaimState, Evidence, Rule
@@ -28,6 +29,8 @@ from bot.models.reviews import Broadcast, Checkin, Like, Survey, SurveyAnswer, S
 from bot.models.system import AuditLog, CalendarDay, JobRun, KeyValue, SchedulerLease, Setting
 
 __all__ = [
+    "Appeal",
+    "AppealState",
     "Ask",
     "AskLog",
     "AskState",
