@@ -3,6 +3,7 @@ the reason typed after the button, the 申诉 listing, and the reviewer's 改判
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from bot import asks
@@ -29,6 +30,8 @@ from bot.timeutil import local_dt
 from cards import Message, Text
 
 PENDING_REASON = "appeal_reason"
+# `12 理由`, `#12，理由`, `＃12：理由`: the claim number, then the reason after any separator.
+ARGS = re.compile(r"[#＃]?(?P<number>\d{1,12})(?:[\s:：,，、.。]+(?P<reason>.*))?", re.DOTALL)
 REASON_WINDOW = timedelta(minutes=30)
 
 
@@ -89,15 +92,16 @@ def _ask_reason(ctx: HandlerContext, claim_id: int) -> list[Message]:
 def handle_appeal(ctx: HandlerContext, args: str) -> list[Message]:
     """申诉 / appeal: alone, the sender's appeals and how to appeal; `申诉 <编号>` asks for the
     reason; `申诉 <编号> <理由>` files the appeal."""
-    number, _, reason = args.strip().partition(" ")
-    if not number:
+    args = args.strip()
+    if not args:
         return [_listing(ctx)]
-    digits = number.lstrip("#＃")
-    if not digits.isdigit() or len(digits) > 12:
-        raise InvalidInput(notices.BAD_NUMBER.format(text=number[:20]))
+    match = ARGS.fullmatch(args)
+    if match is None:
+        raise InvalidInput(notices.BAD_NUMBER.format(text=args.split(" ")[0][:20]))
+    claim_id, reason = int(match["number"]), match["reason"] or ""
     if not reason.strip():
-        return _ask_reason(ctx, int(digits))
-    return _file(ctx, int(digits), reason)
+        return _ask_reason(ctx, claim_id)
+    return _file(ctx, claim_id, reason)
 
 
 def handle_appeal_button(ctx: HandlerContext, action: Action) -> list[Message]:

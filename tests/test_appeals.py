@@ -147,10 +147,13 @@ def test_appeal_button_then_typed_reason_asks_the_rejecters_supervisor(
     assert not [m for m in inbox(session, boss) if getattr(m, "title", "").startswith(REVIEW)]
 
 
-def test_typed_appeal_with_number_and_reason_files_it_at_once(client, session, drain):
+@pytest.mark.parametrize(
+    "typed", ["申诉 {id} {reason}", "申诉 #{id}，{reason}", "appeal ＃{id}：{reason}"]
+)
+def test_typed_appeal_with_number_and_reason_files_it_at_once(client, session, drain, typed):
     manager, boss, worker, _, _ = _people(session)
     claim = _rejected(client, session, drain, boss, worker)
-    say(client, worker, f"申诉 #{claim.id} {REASON}")
+    say(client, worker, typed.format(id=claim.id, reason=REASON))
     drain()
     appeal = session.scalars(select(Appeal)).one()
     assert appeal.claim_id == claim.id and appeal.reason == REASON
