@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from bot import asks
-from bot.db import session_scope
+from bot.db import alembic_config, session_scope, upgrade
 from bot.errors import NotAllowed
 from bot.models import (
     Appeal,
@@ -469,3 +470,40 @@ def test_a_holiday_moves_the_appeal_due_time(client, session, drain, clock):
 def test_three_workdays_on_the_calendar(session, start, due):
     calendar = load_calendar(session, TZ, start.date())
     assert calendar.add_workdays(start.replace(tzinfo=TZ), 3) == due.replace(tzinfo=TZ)
+
+
+# -- revision 0016 ---------------------------------------------------------------------------------
+
+
+def test_revision_0016_adds_appeals_and_their_policy_and_keeps_existing_claims(tmp_path):
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    upgrade(url, "0009")
+    engine = create_engine(url)
+    at = datetime(2026, 11, 20, 2, 0)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO employees (employee_no, name, role, active, created_at) "
+                          "VALUES ('W1', '张伟', 'worker', 1, :t)"), {"t": at})  # fmt: skip
+        conn.execute(text("INSERT INTO claims (employee_id, rule_id, state, reason, created_at, "
+                          "decided_at) SELECT 1, id, 'rejected', '照片不清晰', :t, :t FROM rules "
+                          "WHERE code = 'A01'"), {"t": at})  # fmt: skip
+    upgrade(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT state, reason FROM claims")).one() == (
+            "rejected",
+            "照片不清晰",
+        )
+        steps = conn.execute(
+            text("SELECT steps FROM escalation_policies WHERE name = 'appeal'")
+        ).scalar_one()
+        assert "hr" in steps and "appeals" in inspect(conn).get_table_names()
+    command.downgrade(alembic_config(url), "0009")
+    with engine.connect() as conn:
+        assert "appeals" not in inspect(conn).get_table_names()
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM escalation_policies WHERE name = 'appeal'")
+            ).scalar_one()
+            == 0
+        )
+        assert conn.execute(text("SELECT count(*) FROM claims")).scalar_one() == 1
+    engine.dispose()
