@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.asks.kinds import Choice, Needs
 from bot.models import Appeal, AppealState, Claim, Employee
-from bot.outbox import close_card, enqueue
+from bot.outbox import current_card, enqueue, publish_card
 from bot.signing import Signer
 from bot.timeutil import local_dt, local_hm
 from cards import Button, Card, Field, Text
@@ -282,10 +282,17 @@ def appeal_button(claim_id: int, value: str) -> Button:
 # -- what the service sends -----------------------------------------------------------------------
 
 
+def _settle_rejection(session: Session, claim_id: int, status: str, now: datetime) -> None:
+    """Every copy of the rejection card: `status` instead of 申诉 and of the hint about it."""
+    card = current_card(session, rejection_key(claim_id))
+    if card is not None:
+        publish_card(session, replace(card, buttons=(), status=status, note=None), now=now)
+
+
 def mark_filed(session: Session, appeal: Appeal, *, now: datetime, tz: ZoneInfo) -> None:
     """The rejection card says it was appealed and who reviews it (its 申诉 button goes)."""
     status = FILED_STATUS.format(time=local_hm(now, tz), reviewer=appeal.reviewer.name)
-    close_card(session, rejection_key(appeal.claim_id), status, now=now)
+    _settle_rejection(session, appeal.claim_id, status, now)
 
 
 def tell_overturned(
@@ -297,7 +304,7 @@ def tell_overturned(
         claim_id=claim.id, rule=claim.rule.title, name=name, points=points, balance=balance
     )
     enqueue(session, Text(text), now=now, recipient=claim.employee)
-    close_card(session, rejection_key(claim.id), OVERTURNED_STATUS.format(points=points), now=now)
+    _settle_rejection(session, claim.id, OVERTURNED_STATUS.format(points=points), now)
     _tell_rejecter(session, appeal, claim, DECIDER_OVERTURNED, now)
 
 
@@ -308,7 +315,7 @@ def tell_upheld(session: Session, appeal: Appeal, claim: Claim, *, now: datetime
         claim_id=claim.id, rule=claim.rule.title, name=name, reason=appeal.decision_reason
     )
     enqueue(session, Text(text), now=now, recipient=claim.employee)
-    close_card(session, rejection_key(claim.id), UPHELD_STATUS, now=now)
+    _settle_rejection(session, claim.id, UPHELD_STATUS, now)
     _tell_rejecter(session, appeal, claim, DECIDER_UPHELD, now)
 
 

@@ -15,6 +15,7 @@ or `ledger verify` covers the link. The appeal keeps its base entry's id. Both w
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -61,9 +62,9 @@ def appeal_of_claim(session: Session, claim_id: int) -> Appeal | None:
 
 
 def days_left(claim: Claim, now: datetime) -> int:
-    """Whole days left to appeal a rejected claim (0 on its last day)."""
+    """Days left to appeal a rejected claim, counting a part day as one (1 on its last day)."""
     assert claim.decided_at is not None
-    return max((claim.decided_at + APPEAL_WINDOW - now).days, 0)
+    return max(math.ceil((claim.decided_at + APPEAL_WINDOW - now) / timedelta(days=1)), 0)
 
 
 def check_appealable(
