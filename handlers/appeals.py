@@ -11,8 +11,9 @@ from bot.context import HandlerContext
 from bot.errors import BotError, InvalidInput
 from bot.models import Claim
 from bot.notices import appeals as notices
-from bot.outbox import close_card
+from bot.outbox import close_card, current_card
 from bot.services.appeals import (
+    appeal_of_claim,
     appealable_claims,
     appeals_of,
     check_appealable,
@@ -60,13 +61,22 @@ APPEAL_REVIEW = asks.register(
 )
 
 
+def _stop_waiting(ctx: HandlerContext, claim_id: int, status: str) -> None:
+    """No reason is awaited for this claim any more: its reason card shows `status` (unless it
+    was settled already), and a reason awaited for another claim is left waiting."""
+    pending = recall(ctx.session, ctx.sender.id, PENDING_REASON, now=ctx.now)
+    if pending is not None and pending.get("claim_id") == claim_id:
+        forget(ctx.session, ctx.sender.id, PENDING_REASON)
+    card = current_card(ctx.session, notices.prompt_key(claim_id))
+    if card is not None and card.status is None:
+        close_card(ctx.session, notices.prompt_key(claim_id), status, now=ctx.now)
+
+
 def _file(ctx: HandlerContext, claim_id: int, reason: str) -> list[Message]:
     appeal = file_appeal(
         ctx.session, ctx.sender, claim_id, reason, ctx.claims, platform=ctx.event.platform
     )
-    forget(ctx.session, ctx.sender.id, PENDING_REASON)
-    status = notices.PROMPT_FILED.format(appeal_id=appeal.id)
-    close_card(ctx.session, notices.prompt_key(claim_id), status, now=ctx.now)
+    _stop_waiting(ctx, claim_id, notices.PROMPT_FILED.format(appeal_id=appeal.id))
     claim = appeal.claim
     return [
         Text(
@@ -81,6 +91,9 @@ def _file(ctx: HandlerContext, claim_id: int, reason: str) -> list[Message]:
 def _ask_reason(ctx: HandlerContext, claim_id: int) -> list[Message]:
     """Check the claim can be appealed, then wait for the reason as the next message."""
     claim = check_appealable(ctx.session, claim_id, ctx.sender, ctx.now, ctx.tz)
+    earlier = recall(ctx.session, ctx.sender.id, PENDING_REASON, now=ctx.now)
+    if earlier is not None and earlier.get("claim_id") != claim.id:
+        _stop_waiting(ctx, int(earlier["claim_id"]), notices.PROMPT_CANCELLED)
     remember(
         ctx.session, ctx.sender.id, PENDING_REASON, {"claim_id": claim.id},
         now=ctx.now, ttl=REASON_WINDOW,
@@ -115,9 +128,10 @@ def handle_cancel(ctx: HandlerContext, action: Action) -> list[Message]:
 
 
 def _cancel(ctx: HandlerContext, claim_id: int) -> list[Message]:
-    forget(ctx.session, ctx.sender.id, PENDING_REASON)
-    close_card(ctx.session, notices.prompt_key(claim_id), notices.PROMPT_CANCELLED, now=ctx.now)
+    _stop_waiting(ctx, claim_id, notices.PROMPT_CANCELLED)
     claim = ctx.session.get(Claim, claim_id)
+    if claim is not None and appeal_of_claim(ctx.session, claim_id) is not None:
+        return [Text(notices.NOTHING_TO_CANCEL.format(claim_id=claim_id))]
     if claim is None or claim.decided_at is None:
         return [Text(notices.PROMPT_CANCELLED)]
     deadline = local_dt(claim.decided_at + timedelta(days=notices.WINDOW_DAYS), ctx.tz)
@@ -145,8 +159,7 @@ def take_reason(ctx: HandlerContext) -> list[Message] | None:
     except BotError as exc:
         # The claim cannot be appealed any more (appealed by command meanwhile, say): stop
         # waiting, so the next message is not taken for a reason again.
-        forget(ctx.session, ctx.sender.id, PENDING_REASON)
-        close_card(ctx.session, notices.prompt_key(claim_id), notices.PROMPT_CANCELLED, now=ctx.now)
+        _stop_waiting(ctx, claim_id, notices.PROMPT_CANCELLED)
         return [Text(exc.user_message)]
 
 

@@ -309,6 +309,38 @@ def test_cancel_files_nothing_and_later_text_is_not_taken_for_a_reason(client, s
     assert _count(session, Appeal.id) == 0
 
 
+def test_cancel_pressed_after_filing_changes_nothing(client, session, drain):
+    _, boss, worker, _, _ = _people(session)
+    claim = _rejected(client, session, drain, boss, worker)
+    press(client, worker, button(last_card(session, worker, REJECTED), notices.APPEAL_LABEL))
+    drain()
+    stale = button(last_card(session, worker, "申诉申领"), "取消")
+    say(client, worker, REASON)
+    drain()
+    appeal = session.scalars(select(Appeal)).one()
+    press(client, worker, stale)
+    drain()
+    assert last(session, worker) == Text(notices.NOTHING_TO_CANCEL.format(claim_id=claim.id))
+    assert last_card(session, worker, "申诉申领").status == f"已提交申诉 #{appeal.id}"
+    assert session.get(Appeal, appeal.id).state == AppealState.PENDING
+
+
+def test_reason_goes_to_the_claim_whose_appeal_was_tapped_last(client, session, drain):
+    _, boss, worker, _, _ = _people(session)
+    first = _rejected(client, session, drain, boss, worker, seed=1)
+    second = _rejected(client, session, drain, boss, worker, seed=2, code="A03")
+    say(client, worker, f"申诉 {first.id}")
+    drain()
+    say(client, worker, f"申诉 {second.id}")
+    drain()
+    say(client, worker, REASON)
+    drain()
+    assert session.scalars(select(Appeal.claim_id)).all() == [second.id]
+    cards = {c.title: c for c in inbox(session, worker) if isinstance(c, Card)}
+    assert cards[f"申诉申领 #{first.id}"].status == notices.PROMPT_CANCELLED
+    assert cards[f"申诉申领 #{second.id}"].status.startswith("已提交申诉")
+
+
 # -- the review ------------------------------------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ CANCEL_WORDS = ("取消", "cancel")
 PROMPT_CANCELLED = "已取消"
 PROMPT_FILED = "已提交申诉 #{appeal_id}"
 CANCELLED = "已取消申诉。申领 #{claim_id} 在 {deadline} 前仍可申诉。"
+NOTHING_TO_CANCEL = "申领 #{claim_id} 的申诉已经提交，无法取消；发送「申诉」查看进度。"
 FILED = (
     "📨 已提交申诉 #{appeal_id}（申领 #{claim_id} {rule}），{reviewer} 将在 {due} 前复核，"
     "结果会通知你。发送「申诉」查看进度。"
