@@ -20,6 +20,7 @@ HELP_LINES = (
     "建议 3号线加装防护罩：提改善建议，主管 72 小时内答复",
     "兑换：用积分兑换礼品、调休、晋升评审优先",
     "能力：我的能力雷达和人才标签",
+    "申诉 12 照片是当天拍的：对被驳回的申领申诉（30 天内，发「申诉」看进度）",
 )
 SUPERVISOR_LINES = (
     "待审：查看待我审核（含复核）的申领",
@@ -35,7 +36,6 @@ HR_LINES = (
     "HR 控制台：浏览器打开本系统的 /console/ 页面，输入工号，验证码会发到这里",
 )
 UNKNOWN_PREFIX = "没看懂「{text}」，可以这样用："
-COMING_SOON = "「{name}」功能即将开放，敬请期待。发送「帮助」查看现在可用的指令。"
 
 
 def help_card(ctx: HandlerContext, unknown: str | None = None) -> Card:

@@ -13,6 +13,7 @@ from bot.ports import EventKind
 from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
 from handlers import (
+    appeals,
     approval,
     asks,
     changes,
@@ -69,10 +70,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "1on1": factpack.handle_factpack,
     "变更": changes.handle_change,
     "change": changes.handle_change,
-}
-LATER = {
-    "申诉": "申诉",
-    "appeal": "申诉",
+    "申诉": appeals.handle_appeal,
+    "appeal": appeals.handle_appeal,
 }
 ACTIONS: dict[str, ActionHandler] = {
     "claim": claim.handle_claim_button,
@@ -86,12 +85,14 @@ ACTIONS: dict[str, ActionHandler] = {
     "ask_cancel": asks.handle_cancel,
     "ask_ack": asks.handle_ack,
     "ask_shared": asks.handle_shared,
+    "appeal": appeals.handle_appeal_button,
+    "appeal_cancel": appeals.handle_cancel,
     **dict.fromkeys(asks.LEGACY, asks.handle_legacy),
 }
 # Buttons on cards many people share (signed for ANYONE): the handler checks the presser.
 SHARED_ACTIONS = frozenset({"ask_shared"})
 # Feature modules whose ask kinds must be registered before any answer arrives.
-KIND_MODULES = (approval, tasks, notice, checkin, redeem, suggestion, surveys, changes)
+KIND_MODULES = (approval, tasks, notice, checkin, redeem, suggestion, surveys, changes, appeals)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -108,9 +109,9 @@ def _on_text(ctx: HandlerContext) -> list[Message]:
     handler = COMMANDS.get(word)
     if handler is not None:
         return handler(ctx, args)
-    if word in LATER:
-        return [Text(help.COMING_SOON.format(name=LATER[word]))]
     answered = asks.take_text(ctx)
+    if answered is None:
+        answered = appeals.take_reason(ctx)
     if answered is not None:
         return answered
     drafted = suggestion.take_draft(ctx)

@@ -15,6 +15,7 @@ from bot.cli import cli
 from bot.config import load_config
 from bot.errors import ConfigError
 from bot.models import Claim, ClaimApproval, ClaimState, LedgerEntry, ReviewFlag, Role
+from bot.notices import appeals as appeal_notices
 from bot.notices import claims as claim_notices
 from bot.notices import review as texts
 from bot.services.ledger import balance
@@ -99,9 +100,9 @@ def test_second_rejection_tells_worker_and_first_approver(client, session, drain
     session.refresh(claim)
     assert claim.state == ClaimState.REJECTED and claim.reason == "照片里看不到模具"
     assert balance(session, worker.id) == 0
-    assert last(session, worker).text == claim_notices.CLAIM_REJECTED.format(
-        rule="发现模具磨损隐患并报修", reason="照片里看不到模具"
-    )
+    rejected = last_card(session, worker, appeal_notices.REJECTED_TITLE.format(claim_id=claim.id))
+    assert appeal_notices.REJECTED_REASON.format(reason="照片里看不到模具") in rejected.lines
+    assert [b.label for b in rejected.buttons] == [appeal_notices.APPEAL_LABEL]
     assert last(session, boss).text == texts.FIRST_APPROVER_TOLD.format(
         claim_id=claim.id,
         name=worker.name,

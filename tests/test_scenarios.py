@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Claim, ClaimState, Employee, InboundEvent, LedgerEntry, Role
+from bot.notices import appeals as appeal_notices
 from bot.notices import claims as notices
 from bot.notices.asks import REASON_LINE
 from bot.notices.system import UNKNOWN_SENDER
@@ -130,6 +131,16 @@ def said(text: str) -> Delivered:
     return Delivered("text", text)
 
 
+def assert_rejection_card(driver: Driver, team: Team, claim: Claim, reason: str) -> None:
+    """The worker's newest message is the rejection card: the reason, and 申诉 to tap."""
+    card = driver.last_message(team.worker.uid).card
+    assert card is not None and card.title == appeal_notices.REJECTED_TITLE.format(
+        claim_id=claim.id
+    )
+    assert appeal_notices.REJECTED_REASON.format(reason=reason) in card.lines
+    assert card.buttons == (appeal_notices.APPEAL_LABEL,)
+
+
 # -- the claim flow ------------------------------------------------------------------------------
 
 
@@ -182,9 +193,7 @@ def test_reject_asks_for_a_reason_and_takes_the_typed_text(driver, session, drai
     session.refresh(claim)
     assert claim.state == ClaimState.REJECTED and claim.reason == "照片看不到模具编号"
     assert balance(session, team.worker.employee.id) == 0
-    assert driver.last_message(team.worker.uid) == said(
-        notices.CLAIM_REJECTED.format(rule=RULE, reason="照片看不到模具编号")
-    )
+    assert_rejection_card(driver, team, claim, "照片看不到模具编号")
     assert driver.last_message(team.boss.uid) == said(
         REJECTED_ACK.format(claim_id=claim.id, name=team.worker.employee.name)
     )
@@ -205,9 +214,7 @@ def test_reject_with_a_quick_reason_button(driver, session, drain, team):
     session.refresh(claim)
     assert claim.state == ClaimState.REJECTED and claim.reason == "照片不清晰"
     assert balance(session, team.worker.employee.id) == 0
-    assert driver.last_message(team.worker.uid) == said(
-        notices.CLAIM_REJECTED.format(rule=RULE, reason="照片不清晰")
-    )
+    assert_rejection_card(driver, team, claim, "照片不清晰")
     card = driver.last_card(team.boss.uid, APPROVAL)
     assert card.status == "已驳回 · 王主管 · 10:00\n" + REASON_LINE.format(reason="照片不清晰")
     assert driver.last_card(team.boss.uid, "驳回申领").buttons == ()

@@ -2,6 +2,7 @@
 
 from bot.cli.data import import_departments_command, import_org_command, rules_group
 from bot.cli.economy import campaigns_group, review_group, rewards_group, suggestions_group
+from bot.cli.evidence import evidence_group
 from bot.cli.jobs import calendar_group, jobs_group, scheduler_command
 from bot.cli.ledger import ledger_group
 from bot.cli.main import cli
@@ -22,6 +23,7 @@ for command in (
     suggestions_group,
     surveys_group,
     import_modules_command,
+    evidence_group,
 ):
     cli.add_command(command)
 

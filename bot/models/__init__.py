@@ -5,6 +5,7 @@ Import models from here (`from bot.models import Claim`); the area modules impor
 """
 
 from bot.models.access import ConsoleSession, SignInCode
+from bot.models.appeals import Appeal, AppealState
 from bot.models.asks import Ask, AskLog, AskState, EscalationPolicy, Task, TaskState
 from bot.models.base import Base, UTCDateTime
 from bot.models.changes import (
@@ -66,6 +67,8 @@ __all__ = [
     "ChangeStatus",
     "ModuleOwner",
     "RetestState",
+    "Appeal",
+    "AppealState",
     "Ask",
     "AskLog",
     "AskState",

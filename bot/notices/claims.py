@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from bot.asks.kinds import Choice, Needs
 from bot.models import Claim, ClaimState, Employee, ReviewFlag, Rule
+from bot.notices import appeals as appeal_notices
 from bot.notices import review
 from bot.outbox import enqueue
+from bot.signing import Signer
 from bot.timeutil import local_dt
 from cards import Card, Field, Text
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
 CLAIM_SUBMITTED = "✅ 已提交申领：{rule} {award}，等待 {approver} 审核。"
 CLAIM_APPROVED = "🎉 申领通过：{rule} {award}，当前余额 {balance} 分。"
-CLAIM_REJECTED = "❌ 申领被驳回：{rule}\n原因：{reason}\n如有异议可发送「申诉」。"
 ALREADY_DECIDED = "该申领已由 {name} 于 {time} 处理（{outcome}），无需重复操作。"
 NOT_YOUR_CLAIM = "只有 {name} 的主管可以审核这条申领。"
 NO_SUPERVISOR = "你还没有设置主管，暂时无法申领，请联系 HR。"
@@ -194,7 +195,10 @@ def tell_claimant_held(
     enqueue(session, Text(text), now=now, recipient=claim.employee)
 
 
-def tell_claimant_rejected(session: Session, claim: Claim, *, now: datetime) -> None:
-    """驳回 and the reason, to the claimant."""
-    text = CLAIM_REJECTED.format(rule=claim.rule.title, reason=claim.reason)
-    enqueue(session, Text(text), now=now, recipient=claim.employee)
+def tell_claimant_rejected(
+    session: Session, claim: Claim, *, now: datetime, signer: Signer
+) -> None:
+    """驳回 and the reason, to the claimant, as a card whose 申诉 is signed for them
+    (bot/notices/appeals.py)."""
+    card = appeal_notices.rejection_card(claim, now=now, signer=signer)
+    enqueue(session, card, now=now, recipient=claim.employee)

@@ -332,7 +332,7 @@ def reject_claim(
     claim.state = ClaimState.REJECTED
     claim.decided_by, claim.decided_at, claim.reason = actor, ctx.now, reason[:500]
     session.flush()
-    notices.tell_claimant_rejected(session, claim, now=ctx.now)
+    notices.tell_claimant_rejected(session, claim, now=ctx.now, signer=ctx.signer)
     _audit(session, actor, "claim.reject", claim, {"reason": claim.reason}, ctx.now)
     return claim
 

@@ -60,7 +60,7 @@ def reject_second(
     claim.state = ClaimState.REJECTED
     claim.decided_by, claim.decided_at, claim.reason = actor, ctx.now, reason[:500]
     session.flush()
-    claim_notices.tell_claimant_rejected(session, claim, now=ctx.now)
+    claim_notices.tell_claimant_rejected(session, claim, now=ctx.now, signer=ctx.signer)
     texts.tell_first_approver(session, claim, first, now=ctx.now)
     session.add(
         AuditLog(actor_id=actor.id, action="claim.reject_second", object_type="claim",

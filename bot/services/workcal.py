@@ -83,6 +83,19 @@ class WorkCalendar:
             at += step
         return at
 
+    def add_workdays(self, when: datetime, days: int) -> datetime:
+        """The instant `days` workdays after `when`: counted from the first working instant at
+        or after `when` (push_time), the same local time on the `days`-th next workday, moved to
+        the next working start when that falls in quiet hours. Thursday 10:00 + 3 → Tuesday
+        10:00; Saturday 10:00 + 3 → Thursday 07:30 (three whole workdays: Mon, Tue, Wed)."""
+        start = self.push_time(when).astimezone(self.tz)
+        day, left = start.date(), days
+        while left > 0:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                left -= 1
+        return self.push_time(datetime.combine(day, start.time(), self.tz).astimezone(UTC))
+
     def push_time(self, when: datetime) -> datetime:
         """`when` if a non-urgent push may go out then, else the next workday's end of quiet
         hours (07:30 by default; 08:00 when quiet hours are off)."""
