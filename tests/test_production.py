@@ -1,8 +1,9 @@
 """The production guide of the README, run as written (design §3, §16): two web processes
 (gunicorn), two `python -m bot worker` and two `python -m bot scheduler` on PostgreSQL against
 the fake Feishu. 1,000 signed, encrypted callbacks arrive, each event delivered to both web
-processes (as a platform retries), and one worker is killed with SIGKILL midway. Afterwards
-every message was delivered once and every claim credited once.
+processes (as a platform retries); the claims the burst signal holds get HR's second approval,
+and one worker is killed with SIGKILL midway through those. Afterwards every
+message was delivered once and every claim credited once.
 
 Feishu is the platform here because it makes every send idempotent (`uuid`), so "delivered
 once" is what the person sees even when a killed worker's send is made again. A worker killed
@@ -29,13 +30,20 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import create_engine, func, make_url, select, text
-from sqlalchemy.orm import sessionmaker
 
 from bot.app import bot_state, create_app
 from bot.clock import Clock, FixedClock
 from bot.config import load_config
-from bot.db import make_engine, session_scope
-from bot.models import Claim, ClaimState, InboundEvent, LedgerEntry, Outbox, SchedulerLease
+from bot.db import make_engine, make_session_factory, session_scope
+from bot.models import (
+    Claim,
+    ClaimApproval,
+    ClaimState,
+    InboundEvent,
+    LedgerEntry,
+    Outbox,
+    SchedulerLease,
+)
 from bot.runtime.delivery import idempotency_key
 from bot.services.ledger import verify_ledger
 from tests.conftest import PG_URL, ROOT, _pg_reason
@@ -229,30 +237,47 @@ def _exercise(fleet: Fleet, webs: list[str], fake: FakeFeishu, database: str, en
     distinct_events = len(jobs)
     wait_until(lambda: scalar(select(func.count(Claim.id))) == claims_wanted, "every claim")
 
-    def approval_cards() -> list[Any]:
+    def cards(title: str) -> list[Any]:
         return [m for m in list(fake.messages) if m.msg_type == "interactive"
-                and m.title.startswith("待审核申领 #")]  # fmt: skip
+                and m.title.startswith(title)]  # fmt: skip
 
-    wait_until(lambda: len(approval_cards()) >= claims_wanted, "every approval card")
-    clicks: list[Callable[[], None]] = []
-    for card in approval_cards():
-        ids = {"event_id": secrets.token_hex(16)}
-        clicks.append(lambda card=card, ids=ids: twice(
-            lambda s: s.press(card.receive_id, card, "通过", **ids)))  # fmt: skip
-    approved = select(func.count(Claim.id)).where(Claim.state == ClaimState.APPROVED)
+    def press_all(found: list[Any]) -> list[Callable[[], None]]:
+        clicks = []
+        for card in found:
+            ids = {"event_id": secrets.token_hex(16)}
+            clicks.append(lambda card=card, ids=ids: twice(
+                lambda s: s.press(card.receive_id, card, "通过", **ids)))  # fmt: skip
+        return clicks
+
+    wait_until(lambda: len(cards("待审核申领 #")) >= claims_wanted, "every approval card")
+    # A supervisor approving 40 claims in a minute trips the burst signal (design §15): from
+    # the 10th on, a claim waits for the second approval of the supervisor's supervisor (HR).
+    first = press_all(cards("待审核申领 #"))
     with ThreadPoolExecutor(8) as pool:
-        for click in clicks:
+        for click in first:
             pool.submit(click)
-        # SIGKILL one worker midway through the approvals: whatever it holds is abandoned.
-        wait_until(lambda: (scalar(approved) or 0) >= claims_wanted // 3, "a third approved")
+    distinct_events += len(first)
+    decided = select(func.count(ClaimApproval.id)).where(ClaimApproval.stage == 1)
+    wait_until(lambda: scalar(decided) == claims_wanted, "every first approval")
+    approved = select(func.count(Claim.id)).where(Claim.state == ClaimState.APPROVED)
+    held = claims_wanted - scalar(approved)
+    assert held > claims_wanted // 2
+    wait_until(lambda: len(cards("待复核申领 #")) >= held, "every second-approval card")
+    second = press_all(cards("待复核申领 #"))
+    halfway = claims_wanted - held // 2
+    with ThreadPoolExecutor(8) as pool:
+        for click in second:
+            pool.submit(click)
+        # SIGKILL one worker midway through HR's approvals: whatever it holds is abandoned.
+        wait_until(lambda: (scalar(approved) or 0) >= halfway, "half the held claims approved")
         fleet.procs["worker0"].send_signal(signal.SIGKILL)
     assert fleet.procs["worker0"].wait(10) == -signal.SIGKILL
-    distinct_events += len(clicks)
+    distinct_events += len(second)
     assert sum(statuses.values()) == 2 * distinct_events >= 1000
     assert set(statuses) == {200}, statuses
 
     _settle(engine, scalar, env_, distinct_events)
-    _check(engine, scalar, fake, claims_wanted, workers)
+    _check(engine, scalar, fake, claims_wanted, workers, load_config(env_).ledger_key)
     metrics = requests.get(webs[1] + "/metrics", timeout=10).text
     assert 'bot_callbacks_total{platform="feishu",status="200"}' in metrics
     assert "bot_outbox_depth 0.0" in metrics
@@ -289,7 +314,7 @@ def _settle(engine: Any, scalar: Callable[[Any], Any], env_: dict, events: int) 
 
 
 def _check(engine: Any, scalar: Callable[[Any], Any], fake: FakeFeishu, claims: int,
-           workers: list[str]) -> None:  # fmt: skip
+           workers: list[str], ledger_key: str) -> None:  # fmt: skip
     """Every event handled once, every claim credited once, every message delivered once."""
     assert scalar(select(func.count(InboundEvent.id)).where(InboundEvent.state != "done")) == 0
     assert scalar(select(func.count(Claim.id)).where(Claim.state == ClaimState.APPROVED)) == claims
@@ -314,7 +339,7 @@ def _check(engine: Any, scalar: Callable[[Any], Any], fake: FakeFeishu, claims: 
         m.receive_id for m in fake.messages if m.msg_type == "text" and "申领通过" in m.text
     )
     assert approved == dict.fromkeys(workers, len(CLAIM_RULES))
-    with session_scope(sessionmaker(engine)) as session:
+    with session_scope(make_session_factory(engine, ledger_key=ledger_key)) as session:
         assert verify_ledger(session).ok
         lease = session.get(SchedulerLease, 1)
         assert lease is not None and lease.holder  # one of the two schedulers is active
