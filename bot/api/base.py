@@ -6,6 +6,7 @@ from the same models (design §5, §16).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,10 @@ M = TypeVar("M", bound=BaseModel)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_BODY_DEPTH = 32
+ROW_ID = re.compile(r"[0-9]{1,10}")
+ROW_ID_MAX = 2**31 - 1  # PostgreSQL's integer
+# The structural tokens of JSON text: strings (escapes included), brackets, commas, colons.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]')
 
 
 class ApiError(Exception):
@@ -32,20 +37,32 @@ class ApiError(Exception):
         self.field, self.message, self.status = field, message, status
 
     def body(self) -> dict[str, str]:
-        """The JSON answer."""
+        """The JSON answer (a field or value quoted from the request may hold a lone
+        surrogate, which UTF-8 cannot carry: it is shown as its escape)."""
         kind = {400: "invalid", 404: "not_found", 409: "conflict"}.get(self.status, "invalid")
-        return {"error": kind, "field": self.field, "message": self.message}
+        return {"error": kind, "field": _printable(self.field), "message": _printable(self.message)}
 
 
-def _storable(value: str) -> str:
-    """Refuse text PostgreSQL or UTF-8 cannot hold: a NUL, or a lone surrogate (a JSON
-    `\\ud800` escape with no partner)."""
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def storable_problem(value: str) -> str | None:
+    """Why PostgreSQL or UTF-8 cannot hold `value` (a NUL, or a lone surrogate: a JSON
+    `\\ud800` escape with no partner), or None when it can."""
     if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
+        return "must not contain a NUL character"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
+        return "must be valid Unicode text"
+    return None
+
+
+def _storable(value: str) -> str:
+    problem = storable_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -84,6 +101,24 @@ def field_path(loc: Sequence[int | str]) -> str:
     return out or "body"
 
 
+def _body_loc(data: Any, error: Any) -> tuple[int | str, ...]:
+    """A pydantic error's location as a path through the request body: a union member's tag
+    (`to.ToDepartments.departments`, `to.literal['all']`) names nothing the client sent and is
+    left out; a missing field is named."""
+    loc = tuple(error.get("loc", ()))
+    out: list[int | str] = []
+    node = data
+    for i, part in enumerate(loc):
+        member = isinstance(node, dict) and isinstance(part, str) and part in node
+        item = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if member or item:
+            out.append(part)
+            node = node[part]
+        elif i == len(loc) - 1 and error.get("type") == "missing":
+            out.append(part)
+    return tuple(out)
+
+
 def _depth(value: Any, limit: int) -> int:
     """Nesting depth of parsed JSON, stopping once past `limit`."""
     stack, deepest = [(value, 1)], 0
@@ -99,15 +134,54 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def _deep_field(raw: bytes, limit: int) -> str:
+    """The field of JSON text that nests deeper than `limit`: the path to the first too-deep
+    container, up to its last object member (`notify` for `{"notify": [[[…]]]}`)."""
+    stack: list[list[Any]] = []  # [opening bracket, current key or index]
+    expect_key = False
+    for match in _TOKENS.finditer(raw.decode("utf-8", "replace")):
+        token = match.group()
+        if token in ("[", "{"):
+            if len(stack) >= limit:
+                loc = [part for _, part in stack]
+                named = max((i + 1 for i, p in enumerate(loc) if isinstance(p, str)), default=0)
+                return field_path(loc[:named])
+            stack.append([token, 0 if token == "[" else ""])
+            expect_key = token == "{"
+        elif token in ("]", "}"):
+            if stack:
+                stack.pop()
+            expect_key = False
+        elif token == ",":
+            if stack and stack[-1][0] == "[":
+                stack[-1][1] += 1
+            expect_key = bool(stack) and stack[-1][0] == "{"
+        elif token == ":":
+            expect_key = False
+        elif expect_key and stack:
+            try:
+                stack[-1][1] = str(json.loads(token))
+            except ValueError:
+                stack[-1][1] = token.strip('"')
+            expect_key = False
+    return "body"
+
+
 def parse_json(raw: bytes) -> Any:
-    """The request body as JSON. Raises ApiError(body) for anything else or too deep."""
+    """The request body as JSON. Raises ApiError naming `body` for anything else, or the
+    field that nests too deep."""
     try:
         data = json.loads(raw)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise ApiError(_deep_field(raw, MAX_BODY_DEPTH), _TOO_DEEP) from None
+    except ValueError:
         raise ApiError("body", "must be a JSON object") from None
     if _depth(data, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
-        raise ApiError("body", f"nested deeper than {MAX_BODY_DEPTH} levels")
+        raise ApiError(_deep_field(raw, MAX_BODY_DEPTH), _TOO_DEEP)
     return data
+
+
+_TOO_DEEP = f"nested deeper than {MAX_BODY_DEPTH} levels"
 
 
 def parse_model(model: type[M], data: Any) -> M:
@@ -117,9 +191,24 @@ def parse_model(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        message = str(first.get("msg", "invalid"))
-        raise ApiError(field_path(first.get("loc", ())), message) from None
+        errors = exc.errors(include_url=False)
+        locs = [_body_loc(data, error) for error in errors]
+        # The first error, or a deeper one inside the same field: of a union's members, the
+        # one that got furthest into what was sent.
+        best = max(
+            (i for i, loc in enumerate(locs) if loc[: len(locs[0])] == locs[0]),
+            key=lambda i: len(locs[i]),
+        )
+        message = str(errors[best].get("msg", "invalid"))
+        raise ApiError(field_path(locs[best]), message) from None
+
+
+def row_id(raw: str, message: str) -> int:
+    """A row id from the URL path; anything no row can have (not digits, past PostgreSQL's
+    integer) is 404 with `message`, like an id that does not exist."""
+    if not ROW_ID.fullmatch(raw) or int(raw) > ROW_ID_MAX:
+        raise ApiError("id", message, 404)
+    return int(raw)
 
 
 @dataclass

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from flask import Blueprint, jsonify, request
 from pydantic import Field
 
-from bot.api.base import ApiDoc, ApiError, ApiModel, Operation, Text, parse_json, parse_model
+from bot.api.base import (
+    ApiDoc,
+    ApiError,
+    ApiModel,
+    Operation,
+    Text,
+    parse_json,
+    parse_model,
+    row_id,
+)
 from bot.db import session_scope
 from bot.models import Broadcast
 from bot.services.broadcasts import UnknownRecipients, send_broadcast, status_json
@@ -16,6 +25,8 @@ from bot.services.workcal import load_calendar
 
 if TYPE_CHECKING:
     from bot.state import BotState
+
+NOT_FOUND = "no such broadcast"
 
 
 class ToDepartments(ApiModel):
@@ -83,14 +94,15 @@ def register(api: Blueprint, state: BotState, doc: ApiDoc) -> None:
         state.notify_worker()
         return jsonify(result), 201
 
-    @api.get("/broadcasts/<int:broadcast_id>")
+    @api.get("/broadcasts/<broadcast_id>")
     @doc.add(
         Operation("GET", "/broadcasts/{id}", "Read confirmations of a notice",
                   responses={200: BroadcastStatus, 404: None})
     )  # fmt: skip
-    def broadcast_status_route(broadcast_id: int) -> Any:
+    def broadcast_status_route(broadcast_id: str) -> Any:
+        number = row_id(broadcast_id, NOT_FOUND)
         with session_scope(state.session_factory) as session:
-            broadcast = session.get(Broadcast, broadcast_id)
+            broadcast = session.get(Broadcast, number)
             if broadcast is None:
-                raise ApiError("id", "no such broadcast", 404)
+                raise ApiError("id", NOT_FOUND, 404)
             return jsonify(status_json(session, broadcast))

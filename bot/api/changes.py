@@ -13,7 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.api.base import ApiDoc, ApiError, ApiModel, Operation, Text, parse_json, parse_model
+from bot.api.base import (
+    ApiDoc,
+    ApiError,
+    ApiModel,
+    Operation,
+    Text,
+    parse_json,
+    parse_model,
+    row_id,
+)
 from bot.db import session_scope
 from bot.models import Change, ChangeAck, ChangeRetest, Employee
 from bot.services.change_answers import RetestConflict, report_from_outside
@@ -209,9 +218,7 @@ def _draft(body: ChangeIn) -> ChangeDraft:
 
 
 def _change_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 12:
-        raise ApiError("id", "no change with this id", 404)
-    return int(raw)
+    return row_id(raw, "no change with this id")
 
 
 def _day(name: str, default: date) -> date:

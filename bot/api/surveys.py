@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from flask import Blueprint, jsonify, request
 from pydantic import Field, WithJsonSchema
 
-from bot.api.base import ApiDoc, ApiError, ApiModel, Operation, Text, Time, parse_json, parse_model
+from bot.api.base import (
+    ApiDoc,
+    ApiError,
+    ApiModel,
+    Operation,
+    Text,
+    Time,
+    parse_json,
+    parse_model,
+    row_id,
+    storable_problem,
+)
 from bot.db import session_scope
 from bot.models import Survey
 from bot.services.survey_results import results_json
@@ -29,6 +40,7 @@ if TYPE_CHECKING:
 
 NUMBER_MAX = 50
 EmployeeNo = Text(NUMBER_MAX)
+NOT_FOUND = "no such survey"
 RATERS_SHAPE = "must be 'peers+supervisor' or an object mapping each subject to its raters"
 RATERS_SCHEMA = {
     "description": "'peers+supervisor' (each subject's team mates and supervisor), or an "
@@ -129,11 +141,15 @@ def parse_survey(data: Any) -> SurveyIn:
         raise ApiError("raters", RATERS_SHAPE)
     clean: dict[str, list[str]] = {}
     for key, given in raters.items():
+        if problem := storable_problem(key):
+            raise ApiError("raters", f"a subject {problem}")
         if not isinstance(given, list) or not given:
             raise ApiError(f"raters.{key}", "must be a list of employee numbers")
         for j, number in enumerate(given):
             if not isinstance(number, str) or not 0 < len(number.strip()) <= NUMBER_MAX:
                 raise ApiError(f"raters.{key}[{j}]", "must be an employee number")
+            if problem := storable_problem(number):
+                raise ApiError(f"raters.{key}[{j}]", problem)
         clean[key.strip()] = [n.strip() for n in given]
     body.raters = clean
     return body
@@ -161,16 +177,17 @@ def register(api: Blueprint, state: BotState, doc: ApiDoc) -> None:
             state.notify_worker()
         return jsonify(result), 201 if created else 200
 
-    @api.get("/surveys/<int:survey_id>/results")
+    @api.get("/surveys/<survey_id>/results")
     @doc.add(
         Operation("GET", "/surveys/{id}/results", "Released 360 results (only at ≥ 3 raters)",
                   responses={200: SurveyResults, 404: None})
     )  # fmt: skip
-    def survey_results_route(survey_id: int) -> Any:
+    def survey_results_route(survey_id: str) -> Any:
+        number = row_id(survey_id, NOT_FOUND)
         with session_scope(state.session_factory) as session:
-            survey = session.get(Survey, survey_id)
+            survey = session.get(Survey, number)
             if survey is None:
-                raise ApiError("id", "no such survey", 404)
+                raise ApiError("id", NOT_FOUND, 404)
             return jsonify(results_json(session, survey))
 
 
