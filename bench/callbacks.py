@@ -120,6 +120,7 @@ def bot_env(db_url: str, media: str) -> dict[str, str]:
     env = {
         "DATABASE_URL": db_url,
         "BOT_SECRET_KEY": "bench-secret-key-0123456789",
+        "BOT_LEDGER_KEY": "bench-ledger-key-0123456789",  # required in production (design §10)
         "BOT_MEDIA_DIR": media,
         "BOT_VAR_DIR": media,
         "BOT_ENV": "production",
