@@ -10,12 +10,19 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, redirect, request
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
 from bot.api import make_blueprint as make_api_blueprint
 from bot.clock import Clock
 from bot.config import Config, load_config
-from bot.db import current_and_head, make_engine, make_session_factory
+from bot.db import (
+    current_and_head,
+    is_unavailable,
+    make_engine,
+    make_session_factory,
+    unavailable_reason,
+)
 from bot.platforms import LOCAL, PLATFORMS
 from bot.runtime.worker import Worker
 from bot.signing import Signer
@@ -70,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_console_blueprint(state))
     _register_root(app, state)
     _register_metrics(app, state)
+    _register_unavailable(app)
 
     @app.errorhandler(413)
     def _too_large(_exc: Exception) -> Any:
@@ -89,12 +97,50 @@ def _register_health(app: Flask, state: BotState) -> None:
             with state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             current, head = current_and_head(state.engine)
-        except Exception:
-            log.exception("readiness check failed")
+        except Exception as exc:
+            if isinstance(exc, SQLAlchemyError) and is_unavailable(exc):
+                log.warning("readiness check: database unavailable (%s)", unavailable_reason(exc))
+            else:
+                log.exception("readiness check failed")
             return jsonify(status="database unreachable"), 503
         if current != head:
             return jsonify(status="migrations pending", current=current, head=head), 503
         return jsonify(status="ok", revision=current)
+
+
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_TEXT = "服务暂时不可用，请稍后再试。"
+UNAVAILABLE_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>服务暂时不可用</title></head>
+<body style="font:16px/1.6 sans-serif;max-width:32em;margin:15vh auto;padding:0 16px">
+<h1 style="font-size:20px">服务暂时不可用</h1><p>系统正在恢复，请稍后刷新页面。</p></body></html>"""
+
+
+def _register_unavailable(app: Flask) -> None:
+    """While the database is away (restarting, unreachable, out of connections) every route
+    answers 503 with Retry-After, in one shape: the platforms deliver the callback again later,
+    API clients and browsers retry. Other database errors stay 500s with their traceback."""
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database_error(exc: SQLAlchemyError) -> Any:
+        if not is_unavailable(exc):
+            raise exc  # a fault of ours, not an outage: Flask's 500, traceback in the log
+        # One line, no traceback: an outage fails every request the same way. No query
+        # string either (it carries callback signatures).
+        log.warning(
+            "database unavailable, answered 503 to %s %s (%s)",
+            request.method, request.path, unavailable_reason(exc),
+        )  # fmt: skip
+        wants_html = request.blueprint == "console" or (
+            request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+        )
+        if wants_html:
+            response = Response(UNAVAILABLE_PAGE, status=503, mimetype="text/html")
+        else:
+            response = jsonify(error="unavailable", message=UNAVAILABLE_TEXT)
+            response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
 
 ROOT_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, insert, make_url, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,6 +161,23 @@ def dbapi_transaction(engine: Engine) -> Iterator[Any]:
     finally:
         if raw is not None:
             raw.close()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database is away or overloaded (restarting, unreachable, out of
+    connections, a connection cut mid-statement, SQLite locked), not that a statement is wrong:
+    the request may succeed if made again later."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def unavailable_reason(exc: SQLAlchemyError) -> str:
+    """One short line naming the failure for a log: the driver's error class and the first line
+    of its message (the server's text; never the statement or its parameters)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines() or [""]
+    return f"{type(orig).__name__}: {lines[0][:200]}"
 
 
 def make_session_factory(engine: Engine, *, ledger_key: str | None = None) -> sessionmaker[Session]:

@@ -27,9 +27,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.db import is_unavailable, unavailable_reason
 from bot.models import Ask, AskState, InboundEvent, Outbox, SchedulerLease
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,12 @@ class DatabaseCollector(Collector):
         try:
             with self.session_factory() as session:
                 values = _measure(session, now)
-        except Exception:
-            log.exception("metrics: database unreachable")
+        except Exception as exc:
+            if isinstance(exc, SQLAlchemyError) and is_unavailable(exc):
+                # An outage: one line per scrape, not a traceback every 15 seconds.
+                log.warning("metrics: database unavailable (%s)", unavailable_reason(exc))
+            else:
+                log.exception("metrics: database unreachable")
             yield GaugeMetricFamily(
                 "bot_metrics_database_up", "Database answered the scrape", value=0
             )

@@ -68,8 +68,9 @@ def test_raw_transaction_on_an_engine_with_options_takes_the_lock_too(tmp_path):
 
 
 def test_connect_failure_is_a_sqlalchemy_error(tmp_path):
-    """Feishu's route answers 503 on SQLAlchemy errors; a database that cannot even be opened
-    (here: the path is a directory) must surface as one, not as the driver's own error."""
+    """Every route answers 503 when the database is unavailable (bot/app.py); a database that
+    cannot even be opened (here: the path is a directory) must surface as SQLAlchemy's
+    OperationalError there too, not as the driver's own error."""
     from bot.services.inbound import accept_inbound
 
     engine = make_engine(f"sqlite:///{tmp_path}")
