@@ -179,7 +179,7 @@ def test_console_employees_and_a_planned_page_on_a_phone(live, phone, desktop):
     phone.goto(f"{base}/console/employees/?q=冲压")
     assert no_horizontal_scroll(phone)
     shot(phone, "console-employees-390")
-    phone.goto(f"{base}/console/appeals/")
+    phone.goto(f"{base}/console/surveys/")
     phone.wait_for_selector("text=上线后这里会显示")
     shot(phone, "console-planned-390")
 

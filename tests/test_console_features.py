@@ -1,0 +1,165 @@
+"""HR console pages of the features that landed after the console: 申诉 (with the evidence-chain
+download), 通知 and 问卷. Each reads and changes through the service the chat, API and CLI use;
+every change is in the audit log; a worker gets 403; a form without its CSRF token changes
+nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from bot.cli import cli
+from bot.models import Appeal, AuditLog, Claim, Role
+from handlers.claim import PICK_TITLE
+from tests.conftest import SECRET
+from tests.consoleweb import csrf_of, post_form, sign_in
+from tests.factories import make_department, make_employee, make_team, photo_bytes
+from tests.localchat import button, last_card, press, say, send_photo
+
+APPEAL_REASON = "照片右下角能看到 3 号模具编号"
+REJECTION = "看不出是什么问题"
+
+
+@pytest.fixture
+def hr(session):
+    dept = make_department(session, "人力资源部")
+    return make_employee(session, name="周敏", employee_no="H001", role=Role.HR, department=dept)
+
+
+@pytest.fixture
+def signed_in(client, session, drain, hr):
+    sign_in(client, session, drain, hr)
+    return client
+
+
+def _audits(session, action: str) -> list[AuditLog]:
+    session.commit()  # end the read snapshot: see what the app committed
+    return list(session.scalars(select(AuditLog).where(AuditLog.action == action)))
+
+
+# -- 申诉 --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def appealed(client, session, drain, hr):
+    """A worker's photo claim, rejected by a supervisor who has no boss, and appealed: the
+    appeal's review ask goes to HR (周敏)."""
+    boss, (worker, _) = make_team(session)
+    send_photo(client, worker, photo_bytes(5))
+    drain()
+    press(client, worker, button(last_card(session, worker, PICK_TITLE), "A01"))
+    drain()
+    claim = session.scalars(select(Claim)).one()
+    press(client, boss, button(last_card(session, boss, f"待审核申领 #{claim.id}"), "驳回"))
+    drain()
+    say(client, boss, REJECTION)
+    drain()
+    say(client, worker, f"申诉 {claim.id} {APPEAL_REASON}")
+    drain()
+    return worker, claim
+
+
+def test_appeals_page_lists_the_appeal_with_its_photo_and_a_link_to_my_asks(
+    signed_in, session, appealed
+):
+    worker, claim = appealed
+    page = signed_in.get("/console/appeals/").get_data(as_text=True)
+
+    appeal = session.scalars(select(Appeal)).one()
+    assert f"申诉 #{appeal.id}" in page and f"{worker.name}（{worker.employee_no}）" in page
+    assert f"#{claim.id} A01" in page and REJECTION in page and APPEAL_REASON in page
+    assert "待复核" in page and "周敏" in page
+    photo = f"/console/evidence/{claim.evidence_id}"
+    assert f'src="{photo}"' in page
+    assert signed_in.get(photo).data[:3] == b"\xff\xd8\xff"  # the stored JPEG
+    ask_id = re.search(r'href="/console/tasks/#ask-(\d+)"', page).group(1)
+    assert f'id="ask-{ask_id}"' in signed_in.get("/console/tasks/").get_data(as_text=True)
+
+
+@pytest.fixture
+def run(state, tmp_path):
+    """`python -m bot …` against the app's database."""
+    env = {"DATABASE_URL": state.engine.url.render_as_string(hide_password=False),
+           "BOT_SECRET_KEY": SECRET, "BOT_VAR_DIR": str(tmp_path / "var"),
+           "BOT_MEDIA_DIR": str(state.config.media_dir), "BOT_ENV": "test"}  # fmt: skip
+
+    def _run(*args: str):
+        result = CliRunner().invoke(cli, list(args), env=env)
+        return result.exit_code, result.output
+
+    return _run
+
+
+def test_evidence_download_is_the_exports_zip_and_its_proof_passes_ledger_verify(
+    signed_in, session, appealed, hr, run, tmp_path
+):
+    worker, claim = appealed
+    page = signed_in.get("/console/appeals/").get_data(as_text=True)
+    ask_id = re.search(r'href="/console/tasks/#ask-(\d+)"', page).group(1)
+    post_form(signed_in, "/console/tasks/", f"/console/tasks/{ask_id}", {"choice": "overturn"})
+    assert "改判通过" in signed_in.get("/console/appeals/").get_data(as_text=True)
+
+    response = post_form(signed_in, "/console/appeals/", "/console/appeals/evidence.zip",
+                         {"employee_no": worker.employee_no, "months": "3"})  # fmt: skip
+
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    disposition = response.headers["Content-Disposition"]
+    assert f"evidence-{worker.employee_no}-" in disposition
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert {"README.txt", "index.xlsx", "chain-proof.json",
+            f"photos/evidence-{claim.evidence_id}.jpg"} == set(archive.namelist())  # fmt: skip
+    (entry,) = _audits(session, "evidence.export")
+    assert (entry.actor_id, entry.object_id, entry.detail["months"]) == (
+        hr.id, worker.employee_no, 3
+    )  # fmt: skip
+    assert entry.detail["claims"] == 1 and entry.detail["appeals"] == 1
+    assert entry.detail["entries"] == 1 and entry.detail["proof_seq"] is not None
+
+    proof = tmp_path / "chain-proof.json"
+    proof.write_bytes(archive.read("chain-proof.json"))
+    code, output = run("ledger", "verify", "--checkpoint", str(proof))
+    assert code == 0 and "chain intact" in output and "1 proof(s) sound" in output
+    altered = json.loads(proof.read_text(encoding="utf-8"))
+    altered["entries"].append(dict(altered["entries"][-1], points=99))
+    proof.write_text(json.dumps(altered, ensure_ascii=False), encoding="utf-8")
+    assert run("ledger", "verify", "--checkpoint", str(proof))[0] == 1
+
+
+def test_evidence_download_without_its_csrf_token_is_refused(signed_in, session, appealed):
+    worker, _ = appealed
+    response = signed_in.post("/console/appeals/evidence.zip",
+                              data={"employee_no": worker.employee_no})  # fmt: skip
+    assert response.status_code == 400 and response.mimetype != "application/zip"
+    assert _audits(session, "evidence.export") == []
+
+
+def test_evidence_download_of_an_unknown_number_says_so(signed_in, session):
+    response = post_form(signed_in, "/console/appeals/", "/console/appeals/evidence.zip",
+                         {"employee_no": "E404"})  # fmt: skip
+    assert response.status_code == 302
+    page = signed_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert "没有工号为 E404 的员工" in page and _audits(session, "evidence.export") == []
+
+
+# -- who may see them --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/console/appeals/", "/console/broadcasts/",
+                                  "/console/surveys/"])  # fmt: skip
+def test_someone_who_is_a_worker_now_gets_403(client, session, drain, hr, path):
+    sign_in(client, session, drain, hr)
+    assert client.get(path).status_code == 200
+    hr.role = Role.WORKER
+    session.commit()
+    assert client.get(path).status_code == 403
+    token = csrf_of(client.get("/console/login"))
+    assert client.post("/console/appeals/evidence.zip",
+                       data={"csrf": token, "employee_no": hr.employee_no}).status_code == 403  # fmt: skip
+    assert session.scalar(select(func.count(AuditLog.id)).where(
+        AuditLog.action == "evidence.export")) == 0  # fmt: skip
