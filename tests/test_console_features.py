@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot.cli import cli
-from bot.models import Appeal, AuditLog, Claim, Role
+from bot.models import Appeal, AuditLog, Broadcast, Claim, Outbox, Role
 from handlers.claim import PICK_TITLE
 from tests.conftest import SECRET
 from tests.consoleweb import csrf_of, post_form, sign_in
@@ -145,6 +145,87 @@ def test_evidence_download_of_an_unknown_number_says_so(signed_in, session):
     assert response.status_code == 302
     page = signed_in.get(response.headers["Location"]).get_data(as_text=True)
     assert "没有工号为 E404 的员工" in page and _audits(session, "evidence.export") == []
+
+
+# -- 通知 --------------------------------------------------------------------------------------
+
+NOTICE = "周六全员加班，请准时到岗"
+
+
+def _last_outbox(session) -> int:
+    session.commit()  # end the read snapshot: see what the app committed
+    return session.scalar(select(func.max(Outbox.id))) or 0
+
+
+def _send_notice(client, department: str = "", title: str = "加班安排"):
+    return post_form(client, "/console/broadcasts/", "/console/broadcasts/send",
+                     {"title": title, "text": NOTICE, "department": department})  # fmt: skip
+
+
+def test_an_important_notice_sent_from_the_console_reaches_its_department(
+    signed_in, session, drain, hr
+):
+    boss, (a, b) = make_team(session)
+    make_employee(session, name="不相关", department=make_department(session, "仓库"))
+    before = _last_outbox(session)
+    response = _send_notice(signed_in, boss.department.path)
+
+    assert response.status_code == 302
+    session.commit()  # end the read snapshot: see what the app committed
+    broadcast = session.scalars(select(Broadcast)).one()
+    assert (broadcast.important, broadcast.total, broadcast.sender_id) == (True, 3, hr.id)
+    assert broadcast.source == "console"
+    recipients = set(session.scalars(select(Outbox.recipient_id).where(Outbox.id > before)))
+    assert recipients == {boss.id, a.id, b.id}
+    (entry,) = _audits(session, "broadcast.send")
+    assert (entry.actor_id, entry.object_id) == (hr.id, str(broadcast.id))
+    assert entry.detail["to"] == {"departments": [boss.department.path]}
+    assert entry.detail["total"] == 3
+    drain()
+    card = last_card(session, a, "📢 重要通知：加班安排")
+    assert NOTICE in card.lines and button(card, "已读")
+    page = signed_in.get("/console/broadcasts/").get_data(as_text=True)
+    assert f"已发出重要通知 #{broadcast.id}：3 人需确认已读" in page
+
+
+def test_broadcasts_page_shows_the_read_rate_and_who_has_not_read(signed_in, session, drain):
+    boss, (a, b) = make_team(session)
+    _send_notice(signed_in, boss.department.path)
+    drain()
+    press(signed_in, a, button(last_card(session, a, "📢 重要通知"), "已读"))
+    drain()
+
+    page = signed_in.get("/console/broadcasts/").get_data(as_text=True)
+    assert "1/3 已读" in page and "未读 2 人" in page
+    unread = re.search(r'<p class="small unread">(.*?)</p>', page, re.S).group(1)
+    assert f"{boss.name}（{boss.employee_no}）" in unread and b.name in unread
+    assert a.name not in unread
+    assert NOTICE in page and "加班安排" in page
+
+
+def test_a_notice_to_everyone_goes_to_every_active_person_but_the_sender(signed_in, session, hr):
+    boss, team = make_team(session, workers=3)
+    _send_notice(signed_in)
+    session.commit()  # end the read snapshot: see what the app committed
+    assert session.scalars(select(Broadcast)).one().total == 4
+
+
+def test_a_notice_without_its_csrf_token_is_refused_and_sends_nothing(signed_in, session):
+    make_team(session)
+    before = _last_outbox(session)
+    response = signed_in.post("/console/broadcasts/send", data={"text": NOTICE})
+    assert response.status_code == 400
+    session.commit()  # end the read snapshot: see what the app committed
+    assert session.scalar(select(func.count(Broadcast.id))) == 0
+    assert _last_outbox(session) == before and _audits(session, "broadcast.send") == []
+
+
+def test_an_empty_notice_is_not_sent(signed_in, session):
+    make_team(session)
+    post_form(signed_in, "/console/broadcasts/", "/console/broadcasts/send", {"text": "  "})
+    assert "请填写通知内容" in signed_in.get("/console/broadcasts/").get_data(as_text=True)
+    session.commit()  # end the read snapshot: see what the app committed
+    assert session.scalar(select(func.count(Broadcast.id))) == 0
 
 
 # -- who may see them --------------------------------------------------------------------------
