@@ -9,13 +9,16 @@ import io
 import json
 import re
 import zipfile
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot.cli import cli
-from bot.models import Appeal, AuditLog, Broadcast, Claim, Outbox, Role
+from bot.models import Appeal, AuditLog, Broadcast, Claim, Outbox, Role, Survey
+from bot.notices import surveys as survey_texts
+from bot.services.surveys import Question, SurveySpec, create_survey
 from handlers.claim import PICK_TITLE
 from tests.conftest import SECRET
 from tests.consoleweb import csrf_of, post_form, sign_in
@@ -226,6 +229,88 @@ def test_an_empty_notice_is_not_sent(signed_in, session):
     assert "请填写通知内容" in signed_in.get("/console/broadcasts/").get_data(as_text=True)
     session.commit()  # end the read snapshot: see what the app committed
     assert session.scalar(select(func.count(Broadcast.id))) == 0
+
+
+# -- 问卷 --------------------------------------------------------------------------------------
+
+QUESTIONS = (
+    Question("交接记录是否完整清楚", "scale"),
+    Question("请举一个他最近做得好的具体例子", "text"),
+)
+COMMENTS = ("交接记录写得很清楚", "主动帮新人调机", "首检照片上传及时")
+
+
+@pytest.fixture
+def survey(session, state, clock, drain):
+    """A survey about one worker, rated by three peers and their supervisor."""
+    boss, (subject, *peers) = make_team(session, workers=4)
+    spec = SurveySpec("一班互评", QUESTIONS, [subject.employee_no], "peers+supervisor",
+                      clock.now() + timedelta(days=7))  # fmt: skip
+    created, _ = create_survey(session, spec, now=clock.now(), signer=state.signer)
+    session.commit()
+    drain()
+    return created, subject, [*peers, boss]
+
+
+def _rate(client, session, drain, rater, score, text):
+    press(client, rater, button(last_card(session, rater, "360 评价 · "), str(score)))
+    drain()
+    say(client, rater, text)
+    drain()
+
+
+def test_surveys_show_progress_and_results_only_once_three_raters_finished(
+    signed_in, session, drain, survey
+):
+    created, subject, raters = survey
+    for rater, score, text in zip(raters[:2], (4, 5), COMMENTS, strict=False):
+        _rate(signed_in, session, drain, rater, score, text)
+    listing = signed_in.get("/console/surveys/").get_data(as_text=True)
+    assert "一班互评" in listing and "2/4 人次已答完" in listing and "已出结果 0/1 人" in listing
+    results = signed_in.get(f"/console/surveys/{created.id}").get_data(as_text=True)
+    assert "已答完 2/4 人" in results and "暂不显示结果" in results
+    assert not any(comment in results for comment in COMMENTS)
+
+    _rate(signed_in, session, drain, raters[2], 3, COMMENTS[2])
+    results = signed_in.get(f"/console/surveys/{created.id}").get_data(as_text=True)
+    assert "结果按 3 人汇总" in results and "平均 <b>4.0</b>" in results
+    assert all(comment in results for comment in COMMENTS)
+    listing = signed_in.get("/console/surveys/").get_data(as_text=True)
+    for page in (results, listing):  # anonymity: nobody who rated is named, answered or not
+        for rater in raters:
+            assert rater.employee_no not in page and not re.search(rf"{rater.name}(?!\d)", page)
+    assert subject.name in results
+
+
+def test_closing_a_survey_withdraws_its_waiting_cards_and_is_audited(
+    signed_in, session, drain, survey, hr
+):
+    created, _subject, raters = survey
+    response = post_form(signed_in, "/console/surveys/", f"/console/surveys/{created.id}/close",
+                         {})  # fmt: skip
+
+    assert response.status_code == 302
+    session.commit()  # end the read snapshot: see what the app committed
+    assert session.scalar(select(Survey.state).where(Survey.id == created.id)) == "closed"
+    (entry,) = _audits(session, "survey.close")
+    assert (entry.actor_id, entry.object_id, entry.detail["withdrawn"]) == (
+        hr.id, str(created.id), 4
+    )  # fmt: skip
+    page = signed_in.get("/console/surveys/").get_data(as_text=True)
+    assert f"已关闭问卷 #{created.id}：收回 4 道待答题目" in page and "确认关闭" not in page
+    drain()
+    assert last_card(session, raters[0], "360 评价 · ").status == survey_texts.CLOSED_STATUS
+    again = post_form(signed_in, "/console/surveys/", f"/console/surveys/{created.id}/close", {})
+    assert "已经关闭" in signed_in.get(again.headers["Location"]).get_data(as_text=True)
+    assert len(_audits(session, "survey.close")) == 1
+
+
+def test_closing_a_survey_without_its_csrf_token_is_refused(signed_in, session, survey):
+    created = survey[0]
+    assert signed_in.post(f"/console/surveys/{created.id}/close").status_code == 400
+    session.commit()  # end the read snapshot: see what the app committed
+    assert session.scalar(select(Survey.state).where(Survey.id == created.id)) == "open"
+    assert _audits(session, "survey.close") == []
 
 
 # -- who may see them --------------------------------------------------------------------------

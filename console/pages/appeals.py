@@ -42,6 +42,8 @@ def _item(session: Session, appeal: Appeal, viewer: Employee) -> dict[str, Any]:
     return {
         "id": appeal.id,
         "who": f"{appeal.employee.name}（{appeal.employee.employee_no}）",
+        "name": appeal.employee.name,
+        "employee_no": appeal.employee.employee_no,
         "claim": f"#{claim.id} {claim.rule.code} {claim.rule.title}",
         "note": claim.note or "",
         "photo": url_for("console.evidence", evidence_id=claim.evidence_id)
