@@ -187,17 +187,17 @@ def test_console_employees_on_a_phone(live, phone, desktop):
 def test_console_evidence_download_and_a_notice_on_a_phone(live, phone, desktop, tmp_path):
     base, state = live
     with session_scope(state.session_factory) as session:
-        person = session.scalar(select(Employee).where(Employee.employee_no == "E009"))
+        person = session.scalar(select(Employee).where(Employee.employee_no == "E016"))
         append_entry(session, person, 12, kind="claim", memo="A03 发现漏油", now=state.clock.now())
     sign_in(phone, desktop, base, "H004")
     phone.click("text=☰ 菜单")
     phone.click(".nav >> text=申诉")
-    phone.fill("input[name=employee_no]", "E009")
+    phone.fill("input[name=employee_no]", "E016")
     assert no_horizontal_scroll(phone)
     shot(phone, "console-appeals-390")
     with phone.expect_download() as download:
         phone.click("button:text-is('下载 zip')")
-    assert download.value.suggested_filename.startswith("evidence-E009-")
+    assert download.value.suggested_filename.startswith("evidence-E016-")
     with zipfile.ZipFile(download.value.path()) as archive:
         assert {"README.txt", "index.xlsx", "chain-proof.json"} <= set(archive.namelist())
         archive.extract("chain-proof.json", tmp_path)
