@@ -7,6 +7,9 @@ ROLES = {"worker": "员工", "supervisor": "主管", "hr": "HR", "admin": "管�
 ASK_KINDS = {
     "claim_approval": "申领审批",
     "task_alert": "任务预警",
+    "claim_appeal": "申诉复核",
+    "read_confirm": "通知已读确认",
+    "survey_question": "360 问卷",
 }
 OUTCOMES = {"created": "新增", "updated": "更新", "unchanged": "不变", "rejected": "有错误"}
 WOULD = {"created": "将新增", "updated": "将更新", "unchanged": "不变", "rejected": "有错误"}
@@ -21,6 +24,12 @@ ACTIONS = {
     "ask.answer": "处理待办",
     "claim.approve": "通过申领",
     "claim.reject": "驳回申领",
+    "appeal.submit": "提交申诉",
+    "appeal.overturn": "申诉改判通过",
+    "appeal.uphold": "申诉维持驳回",
+    "evidence.export": "下载证据链",
+    "broadcast.send": "发送通知",
+    "survey.close": "关闭问卷",
 }
 REDEMPTION_STATES = {
     "pending": "待审批",

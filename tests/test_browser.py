@@ -1,11 +1,13 @@
 """Seen in a real browser (chromium, at 390 px and at desktop width): the HR console — sign in
-with the code from the chat, change a rule, approve a claim, download an xlsx — and the local
-chat flows a manager meets in the first minute of a demo. Screenshots go to var/screenshots/."""
+with the code from the chat, change a rule, approve a claim, download an xlsx and an evidence
+chain, send a notice and see who read it — and the local chat flows a manager meets in the
+first minute of a demo. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,10 @@ from bot.app import bot_state, create_app
 from bot.config import load_config
 from bot.db import make_engine, session_scope, upgrade
 from bot.demo import seed_demo
-from bot.models import Claim, ClaimState, Employee, Role, Rule
+from bot.models import Broadcast, Claim, ClaimState, Employee, Role, Rule
 from bot.notices.evidence import PHOTO_TOO_LARGE
-from bot.services.ledger import append_entry
+from bot.services.ledger import append_entry, verify_ledger
+from bot.services.ledgerproof import read_verification_file
 from tests.browser import DESKTOP, PHONE, browser_problem, chromium, serve
 from tests.conftest import SECRET
 from tests.factories import photo_bytes
@@ -48,7 +51,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         hr_dept = session.scalar(
             select(Employee.department_id).where(Employee.employee_no == "H001")
         )
-        for no, name in (("H002", "郑洁"), ("H003", "冯涛")):
+        for no, name in (("H002", "郑洁"), ("H003", "冯涛"), ("H004", "蒋琴")):
             session.add(Employee(employee_no=no, name=name, role=Role.HR,
                                  department_id=hr_dept, created_at=state.clock.now()))  # fmt: skip
     state.worker.start()
@@ -173,15 +176,62 @@ def test_console_approves_a_claim_and_downloads_a_report_at_desktop_width(live, 
     shot(desktop, "console-employees-desktop")
 
 
-def test_console_employees_and_a_planned_page_on_a_phone(live, phone, desktop):
+def test_console_employees_on_a_phone(live, phone, desktop):
     base, _state = live
     sign_in(phone, desktop, base, "H003")
     phone.goto(f"{base}/console/employees/?q=冲压")
     assert no_horizontal_scroll(phone)
     shot(phone, "console-employees-390")
-    phone.goto(f"{base}/console/appeals/")
-    phone.wait_for_selector("text=上线后这里会显示")
-    shot(phone, "console-planned-390")
+
+
+def test_console_evidence_download_and_a_notice_on_a_phone(live, phone, desktop, tmp_path):
+    base, state = live
+    with session_scope(state.session_factory) as session:
+        person = session.scalar(select(Employee).where(Employee.employee_no == "E016"))
+        append_entry(session, person, 12, kind="claim", memo="A03 发现漏油", now=state.clock.now())
+    sign_in(phone, desktop, base, "H004")
+    phone.click("text=☰ 菜单")
+    phone.click(".nav >> text=申诉")
+    phone.fill("input[name=employee_no]", "E016")
+    assert no_horizontal_scroll(phone)
+    shot(phone, "console-appeals-390")
+    with phone.expect_download() as download:
+        phone.click("button:text-is('下载 zip')")
+    assert download.value.suggested_filename.startswith("evidence-E016-")
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert {"README.txt", "index.xlsx", "chain-proof.json"} <= set(archive.namelist())
+        archive.extract("chain-proof.json", tmp_path)
+    checkpoints, proofs, bad = read_verification_file(tmp_path / "chain-proof.json")
+    assert len(proofs) == 1 and bad == []
+    with session_scope(state.session_factory) as session:
+        report = verify_ledger(session, checkpoints=checkpoints, proofs=proofs)
+    assert report.ok and report.proofs == 1
+
+    phone.click("text=☰ 菜单")
+    phone.click(".nav >> text=通知")
+    phone.click("summary:text-is('发送重要通知')")
+    phone.fill("input[name=title]", "周六加班")
+    phone.fill("textarea[name=text]", "周六全员加班，请准时到岗。")
+    phone.select_option("select[name=department]", "质检部")
+    phone.click("button:text-is('发送')")
+    phone.wait_for_selector("text=人需确认已读")
+    chat_as(desktop, base, "E007")
+    read = desktop.locator(".card", has_text="周六加班").last.locator("button:text-is('已读')")
+    read.click()
+    read.wait_for(state="detached")  # the card settles: the confirmation is recorded
+    phone.reload()
+    card = phone.locator(".card", has_text="周六加班").first
+    with session_scope(state.session_factory) as session:
+        total = session.scalar(select(Broadcast.total).order_by(Broadcast.id.desc()).limit(1))
+    assert card.locator(".read-rate").inner_text() == f"1/{total} 已读"
+    card.locator("summary", has_text=f"未读 {total - 1} 人").click()
+    assert "孙涛（E008）" in card.locator(".unread").inner_text()
+    assert no_horizontal_scroll(phone)
+    shot(phone, "console-broadcasts-390")
+    phone.click("text=☰ 菜单")
+    phone.click(".nav >> text=问卷")
+    phone.wait_for_selector("text=还没有问卷")
+    assert no_horizontal_scroll(phone)
 
 
 # -- local chat --------------------------------------------------------------------------------

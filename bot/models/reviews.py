@@ -123,6 +123,6 @@ class Broadcast(Base):
     important: Mapped[bool] = mapped_column(Boolean, default=True)
     audience: Mapped[dict[str, Any]] = mapped_column(JSON)
     sender_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
-    source: Mapped[str] = mapped_column(String(20))  # chat | api
+    source: Mapped[str] = mapped_column(String(20))  # chat | api | console
     total: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]

@@ -367,6 +367,24 @@ def appeals_of(session: Session, employee_id: int, limit: int = 5) -> list[Appea
     )
 
 
+def recent_appeals(session: Session, limit: int = 100) -> list[Appeal]:
+    """Every employee's appeals for HR: those waiting for review first (soonest due first),
+    then the decided ones, newest first."""
+    pending = session.scalars(
+        select(Appeal)
+        .where(Appeal.state == AppealState.PENDING)
+        .order_by(Appeal.due_at, Appeal.id)
+        .limit(limit)
+    )
+    decided = session.scalars(
+        select(Appeal)
+        .where(Appeal.state != AppealState.PENDING)
+        .order_by(Appeal.created_at.desc(), Appeal.id.desc())
+        .limit(limit)
+    )
+    return [*pending, *decided][:limit]
+
+
 def appealable_claims(session: Session, employee_id: int, now: datetime,
                       limit: int = 3) -> list[Claim]:  # fmt: skip
     """The employee's rejected claims still open to appeal, newest rejection first."""

@@ -18,6 +18,10 @@ FAMILIES = {
     "org.": "组织架构",
     "ask.": "待办处理",
     "claim.": "申领审批",
+    "appeal.": "申诉",
+    "evidence.": "证据链下载",
+    "broadcast.": "通知",
+    "survey.": "问卷",
 }
 
 

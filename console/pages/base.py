@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Blueprint
 
@@ -11,14 +11,11 @@ from flask import Blueprint
 @dataclass(frozen=True)
 class Page:
     """A console page: URL slug (`/console/<slug>/`), nav title, and `install(bp)` adding its
-    routes, the first of which has endpoint `console.<endpoint>`. Without `install` the page is
-    planned: `planned` says what it will show, `today` what exists now (and where)."""
+    routes, the first of which has endpoint `console.<endpoint>`."""
 
     slug: str
     title: str
-    install: Callable[[Blueprint], None] | None = None
-    planned: str = ""
-    today: tuple[str, ...] = field(default_factory=tuple)
+    install: Callable[[Blueprint], None]
 
     @property
     def endpoint(self) -> str:
@@ -29,13 +26,3 @@ class Page:
         """True when `endpoint` (without `console.`) is one of this page's routes."""
         stem = self.slug.rstrip("s")
         return endpoint == self.endpoint or bool(stem) and endpoint.startswith(stem)
-
-    @property
-    def is_planned(self) -> bool:
-        """True until the page's feature exists."""
-        return self.install is None
-
-
-def planned(slug: str, title: str, what: str, *today: str) -> Page:
-    """A page whose feature is not built yet."""
-    return Page(slug, title, planned=what, today=today)
