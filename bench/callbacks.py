@@ -119,8 +119,8 @@ def build_requests(platform: str, n: int, run: str) -> list[Request]:
 def bot_env(db_url: str, media: str) -> dict[str, str]:
     env = {
         "DATABASE_URL": db_url,
-        "BOT_SECRET_KEY": "bench-secret-key-0123456789",
-        "BOT_LEDGER_KEY": "bench-ledger-key-0123456789",  # required in production (design §10)
+        "BOT_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "BOT_LEDGER_KEY": "bench-ledger-key-0123456789abcdefghij",  # required in production (design §10)
         "BOT_MEDIA_DIR": media,
         "BOT_VAR_DIR": media,
         "BOT_ENV": "production",
