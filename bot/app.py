@@ -105,6 +105,9 @@ def _register_health(app: Flask, state: BotState) -> None:
             return jsonify(status="database unreachable"), 503
         if current != head:
             return jsonify(status="migrations pending", current=current, head=head), 503
+        problem = state.media.check()
+        if problem is not None:
+            return jsonify(status=problem), 503
         return jsonify(status="ok", revision=current)
 
 

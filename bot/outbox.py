@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import bulk_insert
 from bot.models import CardCopy, CardState, Employee, Outbox
+from bot.storable import storable
 from cards import Card, Message, message_from_dict
 
 MAX_ATTEMPTS = 8
@@ -376,13 +377,22 @@ def mark_failed(
 ) -> bool:
     """Record a failed attempt: retry later with backoff, or dead-letter the row (no retries
     left, or not retryable). True when the row is now dead."""
-    row.last_error = error[:500]
+    row.last_error = storable(error)[:500]  # it may quote what the database refused
     if not retryable or row.attempts >= MAX_ATTEMPTS:
         row.state = "dead"
         return True
     wait = timedelta(seconds=retry_after) if retry_after else backoff(row.attempts)
     row.state, row.next_attempt_at = "pending", now + wait
     return False
+
+
+def mark_dead(session: Session, row_id: int, error: str) -> None:
+    """Dead-letter a row whose outcome could not be recorded otherwise."""
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == row_id)
+        .values(state="dead", last_error=storable(error)[:500])
+    )
 
 
 def mark_update_done(session: Session, row_id: int, now: datetime) -> None:

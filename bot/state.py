@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.mediadir import MediaDir
 from bot.platforms import Limit, rate_limits
 from bot.ports import Adapter
 from bot.signing import Signer
@@ -33,6 +34,10 @@ class BotState:
     dispatch: Callable[[Any], list[Any]] | None = None
     worker: Any = None
     rate_limits: dict[str, dict[str, tuple[Limit, ...]]] = field(default_factory=rate_limits)
+    media: MediaDir = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.media = MediaDir(self.config.media_dir)
 
     def notify_worker(self) -> None:
         """Wake the in-process worker, if any, after queuing work."""

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import secrets
 from collections.abc import Callable
 
 from bot.context import HandlerContext
 from bot.errors import BotError
-from bot.notices.system import BUSY
 from bot.ports import EventKind
 from bot.signing import ANYONE, NOT_YOUR_BUTTON, Action, ActionRefused
 from cards import Message, Text
@@ -31,8 +28,6 @@ from handlers import (
     surveys,
     tasks,
 )
-
-log = logging.getLogger(__name__)
 
 NOT_FOR_YOU = "这张卡片只能由 {name} 操作。"
 
@@ -147,9 +142,11 @@ KINDS: dict[EventKind, Callable[[HandlerContext], list[Message]]] = {
 
 
 def dispatch(ctx: HandlerContext) -> list[Message]:
-    """Run the handler for the event; BotErrors become their message, anything else a reference.
+    """Run the handler for the event; BotErrors become their message.
 
     The handler runs inside a savepoint so a refusal or a crash leaves no partial change.
+    Anything else is a failure of our own (a bug, the database, a full disk): it propagates,
+    and the worker retries the event with backoff, then dead-letters it and tells the sender.
     """
     handler = KINDS.get(ctx.event.kind)
     if handler is None:
@@ -159,13 +156,3 @@ def dispatch(ctx: HandlerContext) -> list[Message]:
             return handler(ctx)
     except BotError as exc:
         return [Text(exc.user_message)]
-    except Exception:
-        ref = secrets.token_hex(2).upper()
-        log.exception(
-            "handler failed: ref=%s platform=%s key=%s kind=%s",
-            ref,
-            ctx.event.platform,
-            ctx.event.dedupe_key[:60],
-            ctx.event.kind,
-        )
-        return [Text(BUSY.format(ref=ref))]

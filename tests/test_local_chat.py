@@ -5,6 +5,8 @@ notes cut with 展开, and a root URL that leads somewhere."""
 from __future__ import annotations
 
 import io
+import logging
+import shutil
 
 from PIL import Image
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from bot.app import create_app
 from bot.config import load_config
 from bot.models import Claim, LocalMessage, Role
 from bot.notices.claims import EVIDENCE_REQUIRED
-from bot.notices.evidence import PHOTO_TOO_LARGE
+from bot.notices.evidence import PHOTO_NOT_SAVED, PHOTO_TOO_LARGE
 from bot.services.ledger import append_entry
 from cards import Card, Field, Text
 from handlers.claim import CATEGORY_TITLE, RULES_TITLE
@@ -124,6 +126,32 @@ def test_a_file_that_is_no_picture_shows_as_a_photo_line(client, session):
     send_photo(client, worker, b"not a picture" * 10, name="note.jpg")
     row = session.scalars(select(LocalMessage).where(LocalMessage.direction == "in")).one()
     assert row.body == {"type": "text", "text": "📷 照片"}
+
+
+def test_an_unwritable_media_directory_is_answered_calmly_said_once_and_not_ready(
+    client, session, state, caplog
+):
+    worker = make_employee(session)
+    media = state.config.media_dir
+    shutil.rmtree(media, ignore_errors=True)
+    media.parent.mkdir(parents=True, exist_ok=True)
+    media.write_bytes(b"")  # a file where the directory should be: unwritable even for root
+    problem = f"media directory not writable: {media}"
+    with caplog.at_level(logging.INFO, logger="bot.mediadir"):
+        for _ in range(2):
+            response = send_photo(client, worker, photo_bytes(3))
+            assert response.status_code == 503
+            assert response.json == {"status": "refused", "message": PHOTO_NOT_SAVED}
+        ready = client.get("/readyz")
+        assert (ready.status_code, ready.json) == (503, {"status": problem})
+        said = [r.getMessage() for r in caplog.records if r.name == "bot.mediadir"]
+        assert len(said) == 1 and said[0].startswith(problem)
+        media.unlink()  # the disk is back
+        assert client.get("/readyz").status_code == 200
+        assert send_photo(client, worker, photo_bytes(3)).status_code == 202
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.mediadir"]
+    assert said[1:] == [f"media directory writable again: {media}"]
+    assert len(session.scalars(select(LocalMessage)).all()) == 1  # only the photo taken
 
 
 def test_a_long_note_is_cut_with_expand():

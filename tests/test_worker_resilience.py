@@ -4,6 +4,7 @@ sender; a slow outbox batch leaves what it cannot start in time to the next leas
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 
-from bot.models import Identity, InboundEvent, Outbox
-from bot.notices.system import DOWNLOAD_FAILED, HANDLING_FAILED
+from bot.models import Claim, Identity, InboundEvent, Outbox
+from bot.notices.system import DOWNLOAD_FAILED, HANDLING_FAILED, RETRYING
 from bot.outbox import enqueue
 from bot.runtime.worker import INBOUND_LEASE, Worker
 from bot.services.evidence import store_photo
@@ -162,7 +163,38 @@ def test_a_message_that_keeps_failing_gets_an_apology_not_silence(
         clock.advance(minutes=3)
     row = event_row(session)
     assert row.state == "failed" and row.attempts == 5 and "refused by test" in row.error
-    assert fake.texts(WORKER) == [HANDLING_FAILED]
+    # Told once that it is not lost, once that it was given up; nothing per retry.
+    assert fake.texts(WORKER) == [RETRYING, HANDLING_FAILED]
+
+
+def test_a_photo_that_cannot_be_stored_waits_for_the_disk_not_marked_done(
+    state, wecom, fake, drain, clock, session, worker
+):
+    media = state.config.media_dir
+    shutil.rmtree(media, ignore_errors=True)
+    media.parent.mkdir(parents=True, exist_ok=True)
+    media.write_bytes(b"")  # a file where the directory should be: unwritable even for root
+    fake.media["M8"] = photo_bytes(8)
+    wecom.image(WORKER, "M8")
+    drain()
+    row = event_row(session)
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=10)
+    assert fake.texts(WORKER) == [RETRYING] and not picker_sent(fake)
+    media.unlink()  # the disk is back
+    media.mkdir()
+    clock.advance(seconds=10)
+    drain()
+    row = event_row(session)
+    assert (row.state, row.attempts) == ("done", 2)
+    pickers = [c for c in fake.cards(WORKER) if c["main_title"]["title"].startswith("选择申领规则")]
+    assert len(pickers) == 1 and fake.texts(WORKER) == [RETRYING]
+    pick = pickers[0]
+    key = next(b["key"] for b in pick["button_list"] if b["text"].startswith("A01"))
+    wecom.click(WORKER, pick["task_id"], key, "rc-pick")
+    drain()
+    claim = session.scalars(select(Claim)).one()
+    assert claim.evidence_id is not None
 
 
 def test_a_slow_batch_leaves_the_rest_to_the_next_lease(state, fake, drain, clock, session, worker):

@@ -18,7 +18,7 @@ from adapters.local.photos import save_thumbnail
 from adapters.local.render import render_html, render_photo
 from bot.db import session_scope
 from bot.models import Department, Employee, Evidence, LocalMessage
-from bot.notices.evidence import PHOTO_TOO_LARGE
+from bot.notices.evidence import PHOTO_NOT_SAVED, PHOTO_TOO_LARGE
 from bot.ports import Event, EventKind
 from bot.services.evidence import MAX_BYTES, photo_path
 from bot.services.images import media_path
@@ -176,9 +176,15 @@ class LocalChat:
             data = photo.stream.read(MAX_BYTES + 1)
             if len(data) > MAX_BYTES:
                 return jsonify(status="refused", message=PHOTO_TOO_LARGE), 413
-            self.incoming.mkdir(parents=True, exist_ok=True)
             ref = f"{secrets.token_hex(16)}.upload"
-            (self.incoming / ref).write_bytes(data)
+            try:
+                self.incoming.mkdir(parents=True, exist_ok=True)
+                (self.incoming / ref).write_bytes(data)
+                thumb = save_thumbnail(data, self.state.config.media_dir)
+            except OSError as exc:
+                # A full or read-only disk: logged once (and shown on /readyz), not per photo.
+                self.state.media.failed(exc)
+                return jsonify(status="refused", message=PHOTO_NOT_SAVED), 503
             event = Event(
                 platform="local",
                 kind=EventKind.IMAGE,
@@ -187,7 +193,6 @@ class LocalChat:
                 received_at=now,
                 media_ref=ref,
             )
-            thumb = save_thumbnail(data, self.state.config.media_dir)
             shown = {"type": "photo", "ref": thumb} if thumb else Text(PHOTO_LINE)
             return self._accept(employee, event, shown)
         text = (request.form.get("text") or "").strip()[:1000]

@@ -23,10 +23,12 @@ from bot.models import CardState, Evidence, Outbox
 from bot.ports import DeliveryError, MediaPayload, Recipient
 from bot.runtime.batching import MATES, Chunk, group
 from bot.runtime.pacing import Limit, pace_key, wait_until, window_counts
+from bot.runtime.recording import record, record_failure
 from bot.services.evidence import photo_path
 from bot.services.images import media_path
 from bot.services.people import Reach, delivery_platform, reach_of
-from cards import Card, Message, message_from_dict
+from bot.storable import is_storable
+from cards import Message, message_from_dict
 
 if TYPE_CHECKING:
     from bot.state import BotState
@@ -74,10 +76,6 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _is_card(message: Message | None) -> bool:
-    return isinstance(message, Card)
-
-
 class Delivery:
     """Delivers the outbox through the enabled adapters."""
 
@@ -103,7 +101,7 @@ class Delivery:
             ready = [p for p in plans if p.error is None and p.defer_until is None]
             chunks, singles = group(ready, self.state.adapters)
             self._send_all(singles, start_by, chunks)
-            self._record(plans)
+            record(self.state, plans)
             delivered += sum(1 for p in plans if p.sent_at is not None)
         # Updates after this batch's sends, so fresh copies are known before they are updated.
         for row in rows:
@@ -185,21 +183,37 @@ class Delivery:
                 for c in session.scalars(select(CardState).where(CardState.key.in_(card_keys)))
             }
             for row, plan in zip(rows, plans, strict=True):
+                # One row that cannot be planned fails alone; the batch goes on without it.
                 try:
-                    plan.platform, plan.recipient = self._resolve(row, people)
+                    self._plan_row(row, plan, people, cards)
                 except DeliveryError as exc:
                     plan.error = exc
-                    continue
-                r = plan.recipient
-                plan.key = pace_key(plan.platform, r.user_id, r.chat_id, r.employee_id)
-                plan.message = message_from_dict(row.payload)
-                card_state = cards.get(row.card_key) if row.card_key else None
-                if card_state is not None:
-                    plan.message = message_from_dict(card_state.payload)
-                    plan.version = card_state.version
-                plan.cost = self.state.adapters[plan.platform].send_cost(r, plan.message)
+                except Exception as exc:
+                    log.exception("outbox %s: unexpected error planning the send", row.id)
+                    plan.error = DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)
             self._pace(session, [p for p in plans if p.error is None], now)
         return plans
+
+    def _plan_row(
+        self, row: Outbox, plan: Plan, people: dict[int, Reach], cards: dict[str, CardState]
+    ) -> None:
+        """Fill in one plan: platform, recipient, pacing key, message and cost.
+
+        Raises: DeliveryError when the row cannot be sent.
+        """
+        plan.platform, plan.recipient = self._resolve(row, people)
+        r = plan.recipient
+        plan.key = pace_key(plan.platform, r.user_id, r.chat_id, r.employee_id)
+        if not is_storable(plan.key):
+            # A NUL in a chat id from a callback: PostgreSQL refuses it in the pacing query,
+            # which would fail the whole batch, and when recording the send.
+            raise DeliveryError("recipient id cannot be stored", retryable=False)
+        plan.message = message_from_dict(row.payload)
+        card_state = cards.get(row.card_key) if row.card_key else None
+        if card_state is not None:
+            plan.message = message_from_dict(card_state.payload)
+            plan.version = card_state.version
+        plan.cost = self.state.adapters[plan.platform].send_cost(r, plan.message)
 
     def _limits(self, plan: Plan) -> tuple[Limit, ...]:
         assert plan.recipient is not None
@@ -344,43 +358,6 @@ class Delivery:
             else:
                 plan.result, plan.sent_at = result.external_ref, sent_at
 
-    # -- record --------------------------------------------------------------------------------
-
-    def _record(self, plans: list[Plan]) -> None:
-        now = self.state.clock.now()
-        # Sends, the bulk of a batch, are executemany UPDATEs by primary key (card copies a bulk
-        # insert besides); the rest (deferrals, failures) are loaded together and changed as
-        # objects.
-        plain, cards, others = [], [], []
-        for p in plans:
-            if p.sent_at is None:
-                others.append(p)
-            elif p.card_key and _is_card(p.message):
-                assert p.recipient is not None
-                cards.append(
-                    outbox.CardSent(
-                        _sent(p), p.card_key, p.recipient.employee_id, p.result or {},
-                        p.version or 1,
-                    )
-                )  # fmt: skip
-            else:
-                plain.append(_sent(p))
-        with session_scope(self.state.session_factory) as session:
-            outbox.mark_sent(session, plain)
-            outbox.mark_cards_sent(session, cards)
-            ids = [p.row_id for p in others]
-            rows = (
-                {r.id: r for r in session.scalars(select(Outbox).where(Outbox.id.in_(ids)))}
-                if ids
-                else {}
-            )
-            for plan in others:
-                row = rows[plan.row_id]
-                if plan.defer_until is not None:
-                    outbox.hand_back(row, plan.defer_until)
-                elif plan.error is not None:
-                    _record_failure(row, plan.error, now)
-
     # -- card updates --------------------------------------------------------------------------
 
     def _update(self, row: Outbox) -> int:
@@ -414,26 +391,9 @@ class Delivery:
             assert live is not None
             first = errors[0]
             retryable = any(e.retryable for e in errors)
-            _record_failure(
+            record_failure(
                 live,
                 DeliveryError(str(first), retryable=retryable, retry_after=first.retry_after),
                 now,
             )
             return 0
-
-
-def _sent(plan: Plan) -> outbox.Sent:
-    assert plan.sent_at is not None
-    return outbox.Sent(plan.row_id, plan.sent_at, plan.platform, plan.key, plan.cost)
-
-
-def _record_failure(row: Outbox, error: DeliveryError, now: datetime) -> None:
-    """Retry later or dead-letter, and say which in the log."""
-    dead = outbox.mark_failed(
-        row, str(error), retryable=error.retryable, retry_after=error.retry_after, now=now
-    )
-    if dead:
-        log.error("outbox %s dead after %s attempts: %s", row.id, row.attempts, str(error)[:200])
-    else:
-        wait = row.next_attempt_at - now
-        log.warning("outbox %s retry in %s: %s", row.id, wait, str(error)[:200])

@@ -19,6 +19,7 @@ from bot.models import InboundEvent
 from bot.notices.system import (
     DOWNLOAD_FAILED,
     HANDLING_FAILED,
+    RETRYING,
     UNKNOWN_SENDER,
     UNKNOWN_SENDER_TTL,
 )
@@ -28,6 +29,7 @@ from bot.runtime.delivery import BATCH, Delivery
 from bot.services.inbound import redacted, take_redact
 from bot.services.kv import cache_get, cache_put
 from bot.services.people import find_sender
+from bot.storable import is_storable, storable
 from cards import Text
 
 if TYPE_CHECKING:
@@ -43,6 +45,10 @@ INBOUND_LEASE = timedelta(minutes=5)
 
 class _LeaseLost(Exception):
     """The event was taken over by another worker while this one handled it."""
+
+
+class _Unhandleable(Exception):
+    """No retry can handle the event (its sender id cannot even be looked up): dead at once."""
 
 
 def inbound_backoff(attempts: int) -> timedelta:
@@ -129,7 +135,13 @@ class Worker:
         event, attempt = claim
         started = time.perf_counter()
         with event_context(event.dedupe_key):
-            handled = self._run_claimed(event_id, event, attempt)
+            try:
+                handled = self._run_claimed(event_id, event, attempt)
+            except Exception:
+                # Even recording the failure failed (the database went away?): the lease runs
+                # out and the event is taken again; the rest of the round goes on.
+                log.exception("inbound event %s: failure not recorded", event_id)
+                return False
             if handled:
                 log.info(
                     "handled %s %s event %s in %.0f ms",
@@ -146,6 +158,9 @@ class Worker:
             return False
         media: dict[str, bytes] = {}
         try:
+            if not is_storable(event.sender_id):
+                # PostgreSQL refuses a NUL in a query: the sender cannot even be looked up.
+                raise _Unhandleable("sender id cannot be stored")
             if event.kind == EventKind.IMAGE and event.media_ref:
                 media[event.media_ref] = self.state.adapters[event.platform].download_image(
                     event.media_ref
@@ -177,31 +192,58 @@ class Worker:
         return True
 
     def _record_failure(self, event_id: int, attempt: int, event: Event, exc: Exception) -> None:
-        """Retry later, or give up and tell the sender; never silently."""
+        """Retry later, or dead-letter the event ("failed") and tell the sender; never silently,
+        and never left "processing" because telling the sender failed too."""
         download = isinstance(exc, DeliveryError)
-        if download:
-            log.warning("inbound event %s: %s", event_id, str(exc)[:200])
-        else:
-            log.error("inbound event %s failed", event_id, exc_info=exc)
+        final = (
+            attempt >= INBOUND_MAX_ATTEMPTS
+            or isinstance(exc, _Unhandleable)
+            or (download and not exc.retryable)
+        )
+        # The reason may quote what the database refused (a NUL): stored escaped.
+        reason = storable(f"{type(exc).__name__}: {exc}")[:400]
         now = self.state.clock.now()
-        final = attempt >= INBOUND_MAX_ATTEMPTS or (download and not exc.retryable)
-        values: dict[str, object] = {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
+        values: dict[str, object] = {"error": reason}
+        notice: str | None = None
         if final:
             values.update(state="failed", next_attempt_at=None)
+            failed_download = download and event.kind == EventKind.IMAGE
+            notice = DOWNLOAD_FAILED if failed_download else HANDLING_FAILED
+            log.error(
+                "inbound event %s dead after %s attempts: %s", event_id, attempt, reason[:200],
+                exc_info=None if download or isinstance(exc, _Unhandleable) else exc,
+            )  # fmt: skip
         else:
             wait = inbound_backoff(attempt)
             if download and exc.retry_after:
                 wait = max(wait, timedelta(seconds=exc.retry_after))
             values.update(state="pending", next_attempt_at=now + wait)
+            if not download and attempt == 1:
+                # Our own failure: say once that the message is not lost (a retry answers it).
+                notice = RETRYING
+            log.warning(
+                "inbound event %s failed (attempt %s), retry in %s: %s", event_id, attempt, wait,
+                reason[:200], exc_info=None if download or attempt > 1 else exc,
+            )  # fmt: skip
+        try:
+            with session_scope(self.state.session_factory) as session:
+                mine = session.execute(
+                    update(InboundEvent).where(self._still_mine(event_id, attempt)).values(**values)
+                ).rowcount
+                if mine and notice is not None:
+                    self._reply_failure(session, event, notice)
+            return
+        except Exception as reply_exc:
+            if notice is None:
+                raise
+            # Telling the sender failed (their id is what broke the handler?): the event is
+            # recorded all the same, not left to be taken again and fail the same way.
+            log.warning("inbound event %s: the sender was not told: %s", event_id, reply_exc)
+        values["error"] = f"{reason[:360]} (sender not told)"
         with session_scope(self.state.session_factory) as session:
-            mine = session.execute(
+            session.execute(
                 update(InboundEvent).where(self._still_mine(event_id, attempt)).values(**values)
-            ).rowcount
-            if mine and final:
-                failed_download = download and event.kind == EventKind.IMAGE
-                self._reply_failure(
-                    session, event, DOWNLOAD_FAILED if failed_download else HANDLING_FAILED
-                )
+            )
 
     def _reply_failure(self, session: Session, event: Event, text: str) -> None:
         """Tell the sender their message was not handled."""
