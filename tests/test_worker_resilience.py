@@ -164,7 +164,7 @@ def test_a_message_that_keeps_failing_gets_an_apology_not_silence(
     row = event_row(session)
     assert row.state == "failed" and row.attempts == 5 and "refused by test" in row.error
     # Told once that it is not lost, once that it was given up; nothing per retry.
-    assert fake.texts(WORKER) == [RETRYING, HANDLING_FAILED]
+    assert fake.texts(WORKER) == [RETRYING, HANDLING_FAILED.format(ref=row.id)]
 
 
 def test_a_photo_that_cannot_be_stored_waits_for_the_disk_not_marked_done(
@@ -292,7 +292,7 @@ def test_events_left_processing_are_finished_or_given_up(
     if attempts >= 5:
         # Workers died on it five times: not handled a sixth time, and the sender is told.
         assert row.state == "failed" and not fake.calls("media/get")
-        assert fake.texts(WORKER) == [HANDLING_FAILED]
+        assert fake.texts(WORKER) == [HANDLING_FAILED.format(ref=row.id)]
     else:
         assert row.state == "done" and picker_sent(fake)
 

@@ -10,4 +10,5 @@ UNKNOWN_SENDER_TTL = timedelta(days=1)  # design §11: at most once per sender p
 # follows by itself when a retry succeeds, HANDLING_FAILED when none does.
 RETRYING = "消息已收到，系统暂时出了点问题，恢复后会自动处理，无需重发。"
 DOWNLOAD_FAILED = "图片下载失败，请重新发送照片。"
-HANDLING_FAILED = "抱歉，刚才的消息没有处理成功，请稍后再试。"
+# {ref} is the inbound event id, which the log line of the failure names too (style §5).
+HANDLING_FAILED = "抱歉，刚才的消息没有处理成功，请稍后再试（编号 {ref}）。"

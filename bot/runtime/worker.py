@@ -208,7 +208,7 @@ class Worker:
         if final:
             values.update(state="failed", next_attempt_at=None)
             failed_download = download and event.kind == EventKind.IMAGE
-            notice = DOWNLOAD_FAILED if failed_download else HANDLING_FAILED
+            notice = DOWNLOAD_FAILED if failed_download else HANDLING_FAILED.format(ref=event_id)
             log.error(
                 "inbound event %s dead after %s attempts: %s", event_id, attempt, reason[:200],
                 exc_info=None if download or isinstance(exc, _Unhandleable) else exc,
