@@ -15,9 +15,12 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.db import make_engine
-from bot.models import Claim, Identity, InboundEvent, JobRun, Role
+from bot.models import Claim, ClaimState, Identity, InboundEvent, JobRun, Role
+from bot.notices import claims as notices
 from bot.services.ledger import append_entry
-from tests.factories import make_employee, make_team
+from handlers.claim import PICK_TITLE
+from tests.drivers.dingtalk import DingtalkDriver
+from tests.factories import make_employee, make_team, photo_bytes
 from tests.fakes.dingtalk import (
     AES_KEY,
     TOKEN,
@@ -28,6 +31,7 @@ from tests.fakes.dingtalk import (
 )
 
 WORKER, HR = "w01", "hr01"
+APPROVAL = "待审核申领"
 
 
 @pytest.fixture
@@ -168,3 +172,38 @@ def test_event_signed_long_ago_is_refused(client, clock, fake, age):
 def test_event_signed_within_the_window_is_answered(client, clock, fake):
     query, body = encrypted_event({"EventType": "check_url"}, clock.now() - timedelta(minutes=59))
     assert client.post(f"/dingtalk/events?{query}", json=body).status_code == 200
+
+
+# -- a card button pressed again -------------------------------------------------------------------
+
+
+def test_reject_again_after_cancelling_on_a_dingtalk_card_rejects_the_claim(
+    client, clock, session, fake, drain
+):
+    driver = DingtalkDriver(fake, client, clock)
+    boss, (worker, _) = make_team(session)
+    boss_uid, worker_uid = driver.enroll(session, boss), driver.enroll(session, worker)
+    driver.send_photo(worker_uid, photo_bytes(1))
+    drain()
+    driver.press(worker_uid, driver.last_card(worker_uid, PICK_TITLE), "A01")
+    drain()
+    claim = session.scalars(select(Claim)).one()
+    reject_title = notices.REJECT_TITLE.format(claim_id=claim.id)
+
+    driver.press(boss_uid, driver.last_card(boss_uid, APPROVAL), "驳回")
+    drain()
+    clock.advance(seconds=20)
+    driver.press(boss_uid, driver.last_card(boss_uid, reject_title), "取消")
+    drain()
+    assert driver.texts(boss_uid)[-1] == notices.REJECT_CANCELLED.format(claim_id=claim.id)
+    # Same card, same button, same person, pressed anew: a new click. Delivered twice: once.
+    clock.advance(seconds=20)
+    driver.press(boss_uid, driver.last_card(boss_uid, APPROVAL), "驳回", times=2)
+    drain()
+    asked = [m for m in driver.received(boss_uid) if m.card and m.card.title == reject_title]
+    assert len(asked) == 2
+    clock.advance(seconds=20)
+    driver.press(boss_uid, driver.last_card(boss_uid, reject_title), notices.REJECT_REASONS[0])
+    drain()
+    session.refresh(claim)
+    assert claim.state == ClaimState.REJECTED and claim.reason == notices.REJECT_REASONS[0]

@@ -205,7 +205,14 @@ class DingtalkInbound:
         value = read_action_value(contents[0]) or read_action_value(contents[1])
         if value is None:
             return jsonify({})  # a click without our value (link buttons, old cards): nothing to do
-        digest = hashlib.sha256(f"{out_track_id}|{user_id}|{value}".encode()).hexdigest()
+        # platforms.md §4 keys a click by outTrackId + userId + action, but 驳回, 取消, 驳回 again
+        # on one card is the same triple twice. The header timestamp tells them apart, as
+        # WeCom's CreateTime does: a re-delivery is the same signed request (the same pair and
+        # body, see _first_use), a new press is signed when it is made.
+        timestamp = request.headers.get("timestamp", "")
+        digest = hashlib.sha256(
+            f"{out_track_id}|{user_id}|{value}|{timestamp}".encode()
+        ).hexdigest()
         self._accept(
             Event(
                 platform=self.platform,
