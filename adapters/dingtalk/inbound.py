@@ -2,6 +2,10 @@
 headers `timestamp` (ms) + `sign` = base64(HMAC-SHA256(app secret, timestamp + "\\n" + app
 secret)), accepted within ±1 h; `POST /dingtalk/events` is the AES event subscription
 (DingTalkCrypto), on only when DINGTALK_TOKEN and DINGTALK_AES_KEY are set.
+
+That signature covers no body: a captured `timestamp`/`sign` pair would sign any body for the
+whole hour. So every pair is remembered in the shared kv_cache until it leaves the window, with
+the digests of the bodies it came with (see `_first_use`).
 """
 
 from __future__ import annotations
@@ -11,14 +15,17 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, jsonify, request
 
 from adapters.common.inbound import plain, read_body, within_window
 from adapters.dingtalk.render import read_action_value
+from bot.db import session_scope
 from bot.ports import Event, EventKind
 from bot.services.inbound import accept_inbound
+from bot.services.kv import cache_admit, cache_insert, cache_purge
 
 if TYPE_CHECKING:
     from bot.state import BotState
@@ -26,6 +33,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLAY_WINDOW = 3600  # design §11: robot and card headers ±1 h
+# Two genuine messages may be signed in the same millisecond, so the same pair may come with a
+# different body, but only together: a replay comes later. Past this, a new body is refused.
+PAIR_GRACE = timedelta(seconds=5)
+# A pair is remembered a little past the window, so no clock skew between processes lets it in
+# again as new once its row is purged.
+PAIR_KEPT = timedelta(seconds=REPLAY_WINDOW + 60)
+PAIR_PREFIX = "dingtalk:pair:"
+PAIR_BODIES = 100  # distinct bodies one pair may sign inside the grace; bounds its kv row
 
 
 def robot_signature(timestamp: str, secret: str) -> str:
@@ -52,6 +67,7 @@ class DingtalkInbound:
             self.crypto = DingTalkCrypto(
                 cfg["DINGTALK_TOKEN"], cfg["DINGTALK_AES_KEY"], self.app_key
             )
+        self._purged_minute = -1
 
     def blueprint(self) -> Blueprint:
         """The robot, card-callback and event-subscription routes."""
@@ -61,17 +77,51 @@ class DingtalkInbound:
         bp.add_url_rule("/events", view_func=self.events, methods=["POST"])
         return bp
 
-    def _signed(self) -> bool:
-        """Header `timestamp` (ms, ±1 h of the clock) and `sign` match (design §11)."""
+    def _signed(self, body: bytes) -> bool:
+        """Header `timestamp` (ms, ±1 h of the clock) and `sign` match (design §11), and the
+        pair is not a replay with another body."""
         timestamp = request.headers.get("timestamp", "")
         sign = request.headers.get("sign", "")
-        if not (timestamp.isascii() and timestamp.isdigit()) or not sign or len(timestamp) > 16:
+        if not _fresh(timestamp, self.state.clock.now()) or not sign:
             return False
-        if not within_window(int(timestamp) / 1000, self.state.clock.now(), REPLAY_WINDOW):
-            return False
-        return hmac.compare_digest(
+        if not hmac.compare_digest(
             robot_signature(timestamp, self.app_secret).encode(), sign.encode()
-        )
+        ):
+            return False
+        if not self._first_use(timestamp, sign, body):
+            log.warning("dingtalk: a signature came back with another body: refused")
+            return False
+        return True
+
+    def _first_use(self, timestamp: str, sign: str, body: bytes) -> bool:
+        """Remember this pair with this body's digest; False for a replay with another body.
+
+        The same body again is a re-delivery (admitted; the event dedupe drops it). Shared by
+        every process through the database, kept until the pair is out of the window.
+        """
+        now = self.state.clock.now()
+        pair = PAIR_PREFIX + hashlib.sha256(f"{timestamp}\n{sign}".encode()).hexdigest()[:40]
+        digest = hashlib.sha256(request.path.encode() + b"\n" + body).hexdigest()[:32]
+        expires = now + timedelta(milliseconds=int(timestamp) - now.timestamp() * 1000)
+        minute = int(now.timestamp()) // 60
+        if minute != self._purged_minute:  # a sweep of pairs out of the window, once a minute
+            self._purged_minute = minute
+            with session_scope(self.state.session_factory) as session:
+                cache_purge(session, PAIR_PREFIX, now)
+        first_ms = int(now.timestamp() * 1000)
+        # The common case, a new pair, is one statement; a pair seen before is looked at closely.
+        if cache_insert(self.state.engine, pair, f"{first_ms} {digest}", expires + PAIR_KEPT):
+            return True
+        with session_scope(self.state.session_factory) as session:
+            return cache_admit(
+                session,
+                pair,
+                digest,
+                now=now,
+                grace=PAIR_GRACE,
+                expires_at=expires + PAIR_KEPT,
+                limit=PAIR_BODIES,
+            )
 
     def _accept(self, event: Event) -> None:
         if accept_inbound(self.state.engine, event):
@@ -80,7 +130,7 @@ class DingtalkInbound:
     def robot(self) -> Any:
         """A message to the robot: verify, dedupe by msgId, record, answer at once."""
         body = read_body()  # 413 first, before any work on a huge body
-        if not self._signed():
+        if not self._signed(body):
             return plain(403)
         data = _parse_object(body)
         event = self._robot_event(data) if data is not None else None
@@ -136,7 +186,7 @@ class DingtalkInbound:
     def card(self) -> Any:
         """A card button click (CardCallbackMessage shape, design §11)."""
         body = read_body()
-        if not self._signed():
+        if not self._signed(body):
             return plain(403)
         data = _parse_object(body)
         if data is None:
@@ -155,7 +205,14 @@ class DingtalkInbound:
         value = read_action_value(contents[0]) or read_action_value(contents[1])
         if value is None:
             return jsonify({})  # a click without our value (link buttons, old cards): nothing to do
-        digest = hashlib.sha256(f"{out_track_id}|{user_id}|{value}".encode()).hexdigest()
+        # platforms.md §4 keys a click by outTrackId + userId + action, but 驳回, 取消, 驳回 again
+        # on one card is the same triple twice. The header timestamp tells them apart, as
+        # WeCom's CreateTime does: a re-delivery is the same signed request (the same pair and
+        # body, see _first_use), a new press is signed when it is made.
+        timestamp = request.headers.get("timestamp", "")
+        digest = hashlib.sha256(
+            f"{out_track_id}|{user_id}|{value}|{timestamp}".encode()
+        ).hexdigest()
         self._accept(
             Event(
                 platform=self.platform,
@@ -186,7 +243,8 @@ class DingtalkInbound:
         data = _parse_object(body)
         if data is None or not isinstance(data.get("encrypt"), str):
             return plain(400)
-        if not signature or not timestamp or not nonce:
+        # The signature covers the body here, but not its age: the same window as the robot.
+        if not signature or not nonce or not _fresh(timestamp, self.state.clock.now()):
             return plain(403)
         try:
             plaintext = self.crypto.decrypt_message(data, signature, timestamp, nonce)
@@ -202,6 +260,13 @@ class DingtalkInbound:
             log.info("dingtalk: event %s ignored", kind[:40])
         now_ms = int(self.state.clock.now().timestamp() * 1000)
         return jsonify(self.crypto.encrypt_message("success", nonce=nonce, timestamp=now_ms))
+
+
+def _fresh(timestamp: str, now: datetime) -> bool:
+    """A millisecond `timestamp` within the replay window of now (design §11)."""
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
+        return False
+    return within_window(int(timestamp) / 1000, now, REPLAY_WINDOW)
 
 
 def _parse_object(body: bytes) -> dict[str, Any] | None:
