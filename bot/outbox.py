@@ -296,11 +296,13 @@ def hand_back(row: Outbox, due: datetime) -> None:
     row.attempts = max(row.attempts - 1, 0)
 
 
-def release(session: Session, row_id: int, now: datetime) -> None:
-    """Hand a leased row back, due now."""
+def release(session: Session, row_id: int, attempt: int, now: datetime) -> None:
+    """Hand a row leased under `attempt` back, due now; a row another worker has taken over
+    since is left alone."""
     row = session.get(Outbox, row_id)
     assert row is not None
-    hand_back(row, now)
+    if row.state == "sending" and row.attempts == attempt:
+        hand_back(row, now)
 
 
 @dataclass(frozen=True, slots=True)

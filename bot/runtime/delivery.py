@@ -22,6 +22,7 @@ from bot.db import session_scope
 from bot.models import CardState, Evidence, Outbox
 from bot.ports import DeliveryError, MediaPayload, Recipient
 from bot.runtime.batching import MATES, Chunk, group
+from bot.runtime.leases import LEASE, Leases
 from bot.runtime.pacing import Limit, pace_key, wait_until, window_counts
 from bot.runtime.recording import record, record_failure
 from bot.services.evidence import photo_path
@@ -35,11 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A leased row is another worker's only after LEASE. No send starts in the lease's last
-# SEND_MARGIN, which is longer than one send can take (token, upload and two calls, each with a
-# timeout), so a slow batch cannot have its rows sent a second time by another worker.
-LEASE = timedelta(minutes=5)
-SEND_MARGIN = timedelta(minutes=2)
+# A leased row is another worker's only once its lease runs out, which the worker's heartbeat
+# prevents while it lives, however slow a send; no send starts on a lease the heartbeat has not
+# renewed lately (bot/runtime/leases.py).
 BATCH = 200
 THREADS = 8
 
@@ -60,6 +59,7 @@ class Plan:
 
     row_id: int
     idempotency_key: str = ""
+    attempt: int = 0  # the row's attempts under this lease
     platform: str = ""
     recipient: Recipient | None = None
     message: Message | None = None
@@ -79,8 +79,9 @@ class Plan:
 class Delivery:
     """Delivers the outbox through the enabled adapters."""
 
-    def __init__(self, state: BotState):
+    def __init__(self, state: BotState, leases: Leases | None = None):
         self.state = state
+        self.leases = leases or Leases(state.session_factory, state.clock)
         # Kept across batches (starting threads for every batch showed in the delivery
         # profile); close() ends its threads.
         self._pool: ThreadPoolExecutor | None = None
@@ -89,34 +90,39 @@ class Delivery:
 
     def deliver(self, limit: int = BATCH) -> int:
         """Deliver one batch of due rows; returns how many went out."""
-        start_by = self.state.clock.now() + LEASE - SEND_MARGIN
         rows = self._lease(limit)
         if not rows:
             return 0
-        rows += self._lease_mates(rows)
+        try:
+            rows += self._lease_mates(rows)
+            return self._deliver(rows)
+        finally:
+            self.leases.drop(Outbox, [r.id for r in rows])
+
+    def _deliver(self, rows: list[Outbox]) -> int:
         sends = [r for r in rows if r.kind == "send"]
         delivered = 0
         if sends:
             plans = self._plan(sends)
             ready = [p for p in plans if p.error is None and p.defer_until is None]
             chunks, singles = group(ready, self.state.adapters)
-            self._send_all(singles, start_by, chunks)
+            self._send_all(singles, chunks)
             record(self.state, plans)
             delivered += sum(1 for p in plans if p.sent_at is not None)
         # Updates after this batch's sends, so fresh copies are known before they are updated.
         for row in rows:
             if row.kind != "update":
                 continue
-            if self.state.clock.now() >= start_by:
-                self._release(row.id)  # too late in the lease: the next batch takes it
+            if not self.leases.is_fresh(Outbox, row.id):
+                self._release(row)  # the lease is not being renewed: the next batch takes it
                 continue
             delivered += self._update(row)
         return delivered
 
-    def _release(self, row_id: int) -> None:
-        """Hand a leased row back, due now."""
+    def _release(self, row: Outbox) -> None:
+        """Hand a leased row back, due now (unless another worker has taken it over)."""
         with session_scope(self.state.session_factory) as session:
-            outbox.release(session, row_id, self.state.clock.now())
+            outbox.release(session, row.id, row.attempts, self.state.clock.now())
 
     def close(self) -> None:
         """End the send threads (the worker stops)."""
@@ -148,7 +154,9 @@ class Delivery:
         """Take due rows (pending, or leased by a worker that died) for LEASE."""
         now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
-            return outbox.lease(session, limit, now, now + LEASE)
+            rows = outbox.lease(session, limit, now, now + LEASE)
+        self.leases.hold(Outbox, [(r.id, r.attempts) for r in rows], now + LEASE)
+        return rows
 
     def _lease_mates(self, rows: list[Outbox]) -> list[Outbox]:
         """The rest of the batches the leased rows belong to, up to MATES rows."""
@@ -157,7 +165,9 @@ class Delivery:
             return []
         now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
-            return outbox.lease_mates(session, keys, MATES, now, now + LEASE)
+            rows = outbox.lease_mates(session, keys, MATES, now, now + LEASE)
+        self.leases.hold(Outbox, [(r.id, r.attempts) for r in rows], now + LEASE)
+        return rows
 
     # -- plan ----------------------------------------------------------------------------------
 
@@ -168,6 +178,7 @@ class Delivery:
             Plan(
                 row.id,
                 idempotency_key(row.id, row.created_at),
+                attempt=row.attempts,
                 card_key=row.card_key,
                 batch_key=row.batch_key,
             )
@@ -273,33 +284,31 @@ class Delivery:
 
     # -- send ----------------------------------------------------------------------------------
 
-    def _send_all(
-        self, plans: list[Plan], start_by: datetime, chunks: list[Chunk] | None = None
-    ) -> None:
+    def _send_all(self, plans: list[Plan], chunks: list[Chunk] | None = None) -> None:
         groups: dict[str, list[Plan]] = defaultdict(list)
         for plan in plans:
             groups[plan.key].append(plan)
         chunks = chunks or []
         if len(groups) + len(chunks) <= 1:
             for one in groups.values():
-                self._send_group(one, start_by)
+                self._send_group(one)
             for chunk in chunks:
-                self._send_chunk(chunk, start_by)
+                self._send_chunk(chunk)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="outbox")
-        futures = [self._pool.submit(self._send_group, one, start_by) for one in groups.values()]
-        futures += [self._pool.submit(self._send_chunk, chunk, start_by) for chunk in chunks]
+        futures = [self._pool.submit(self._send_group, one) for one in groups.values()]
+        futures += [self._pool.submit(self._send_chunk, chunk) for chunk in chunks]
         wait(futures)  # every group finishes before the batch is recorded, even if one raised
         for future in futures:
             future.result()
 
-    def _send_group(self, plans: list[Plan], start_by: datetime) -> None:
+    def _send_group(self, plans: list[Plan]) -> None:
         """Send one recipient's messages in order; a failure holds back the rest of the group,
-        and so does a lease running out (the rest goes in the next batch)."""
+        and so does a lease no longer renewed (the rest goes in the next batch)."""
         for i, plan in enumerate(plans):
             now = self.state.clock.now()
-            if now >= start_by:
+            if not self.leases.is_fresh(Outbox, plan.row_id):
                 for later in plans[i:]:
                     later.defer_until = now
                 return
@@ -324,11 +333,11 @@ class Delivery:
                 later.defer_until = self.state.clock.now() + timedelta(seconds=1)
             return
 
-    def _send_chunk(self, chunk: Chunk, start_by: datetime) -> None:
+    def _send_chunk(self, chunk: Chunk) -> None:
         """One batch call for a chunk; each plan records its own recipient's outcome."""
         plans: list[Plan] = chunk.plans
         now = self.state.clock.now()
-        if now >= start_by:
+        if not all(self.leases.is_fresh(Outbox, p.row_id) for p in plans):
             for plan in plans:
                 plan.defer_until = now
             return
@@ -389,6 +398,8 @@ class Delivery:
             # Copies already updated keep their new version; a retry only touches the rest.
             live = session.get(Outbox, row.id)
             assert live is not None
+            if live.state != "sending" or live.attempts != row.attempts:
+                return 0  # taken over meanwhile: the other worker retries it
             first = errors[0]
             retryable = any(e.retryable for e in errors)
             record_failure(

@@ -27,6 +27,7 @@ class Plan(Protocol):
     """What recording reads of a planned send (runtime.delivery.Plan)."""
 
     row_id: int
+    attempt: int
     platform: str
     recipient: Recipient | None
     message: Message | None
@@ -85,13 +86,14 @@ def _record_together(state: BotState, plans: Sequence[Plan]) -> None:
         outbox.mark_sent(session, plain)
         outbox.mark_cards_sent(session, cards)
         ids = [p.row_id for p in others]
-        rows = (
-            {r.id: r for r in session.scalars(select(Outbox).where(Outbox.id.in_(ids)))}
-            if ids
-            else {}
-        )
+        query = select(Outbox).where(Outbox.id.in_(ids)).with_for_update()
+        rows = {r.id: r for r in session.scalars(query)} if ids else {}
         for plan in others:
             row = rows[plan.row_id]
+            if row.state != "sending" or row.attempts != plan.attempt:
+                # Unsent, and another worker took the row over since (bot/runtime/leases.py).
+                log.warning("outbox %s: lease lost, unsent, left to its new holder", row.id)
+                continue
             if plan.defer_until is not None:
                 outbox.hand_back(row, plan.defer_until)
             elif plan.error is not None:

@@ -26,6 +26,7 @@ from bot.notices.system import (
 from bot.outbox import enqueue
 from bot.ports import DeliveryError, Event, EventKind
 from bot.runtime.delivery import BATCH, Delivery
+from bot.runtime.leases import HEARTBEAT, LEASE, Leases
 from bot.services.inbound import redacted, take_redact
 from bot.services.kv import cache_get, cache_put
 from bot.services.people import find_sender
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 
 INBOUND_MAX_ATTEMPTS = 5
 # A worker that dies mid-event (a deploy, the OOM killer) leaves it "processing"; another worker
-# takes it up once this lease has run out.
-INBOUND_LEASE = timedelta(minutes=5)
+# takes it up once this lease has run out (a live worker renews it by heartbeat, leases.py).
+INBOUND_LEASE = LEASE
 
 
 class _LeaseLost(Exception):
@@ -66,7 +67,8 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.delivery = Delivery(self.state)
+        self.leases = Leases(self.state.session_factory, self.state.clock)
+        self.delivery = Delivery(self.state, self.leases)
 
     # -- inbound -------------------------------------------------------------------------------
 
@@ -101,7 +103,8 @@ class Worker:
         return done
 
     def _claim_inbound(self, event_id: int) -> tuple[Event, int] | None:
-        """Take the event for INBOUND_LEASE; the event and this claim's attempt number."""
+        """Take the event for INBOUND_LEASE, renewed by heartbeat until dropped; the event and
+        this claim's attempt number."""
         now = self.state.clock.now()
         with session_scope(self.state.session_factory) as session:
             claimed = session.execute(
@@ -117,7 +120,9 @@ class Worker:
                 return None
             row = session.get(InboundEvent, event_id)
             assert row is not None
-            return Event.from_dict(row.payload), row.attempts
+            event, attempt = Event.from_dict(row.payload), row.attempts
+        self.leases.hold(InboundEvent, [(event_id, attempt)], now + INBOUND_LEASE)
+        return event, attempt
 
     @staticmethod
     def _still_mine(event_id: int, attempt: int) -> ColumnElement[bool]:
@@ -142,6 +147,8 @@ class Worker:
                 # out and the event is taken again; the rest of the round goes on.
                 log.exception("inbound event %s: failure not recorded", event_id)
                 return False
+            finally:
+                self.leases.drop(InboundEvent, [event_id])
             if handled:
                 log.info(
                     "handled %s %s event %s in %.0f ms",
@@ -313,6 +320,21 @@ class Worker:
 
     # -- loop ----------------------------------------------------------------------------------
 
+    def heartbeat(self) -> int:
+        """Renew the leases of every row this worker holds (the heartbeat thread calls it every
+        HEARTBEAT); returns how many rows were renewed."""
+        return self.leases.renew()
+
+    def _beat(self) -> None:
+        """The heartbeat thread: a slow step of the loop (a minute-long send) keeps its rows."""
+        while not self._stop.wait(HEARTBEAT.total_seconds()):
+            try:
+                self.heartbeat()
+            except Exception as exc:
+                # The database is away: the rows' leases run out and sends stop starting
+                # (leases.MARGIN); the next beat tries again.
+                log.warning("heartbeat failed: %s", str(exc)[:200])
+
     def drain(self, rounds: int = 20) -> None:
         """Process everything that is due now (tests and CLI); stops when nothing moves."""
         for _ in range(rounds):
@@ -325,7 +347,9 @@ class Worker:
         self._wake.set()
 
     def run(self, poll_seconds: float = 1.0) -> None:
-        """Loop until stop(): work, then wait for a wake-up or the poll interval."""
+        """Loop until stop(): work, then wait for a wake-up or the poll interval; a heartbeat
+        thread renews the leases of what the loop holds meanwhile."""
+        threading.Thread(target=self._beat, name="bot-heartbeat", daemon=True).start()
         while not self._stop.is_set():
             try:
                 self.drain()
