@@ -209,7 +209,7 @@ def test_a_slow_batch_leaves_the_rest_to_the_next_lease(state, fake, drain, cloc
 
     fake.server.route("POST", "/cgi-bin/message/send", hanging_once)
     assert state.worker.deliver_outbox() == 1
-    # Past the point where a send could still finish inside the lease: the rest waits, due now,
+    # No heartbeat renewed the lease meanwhile (none runs here): the rest waits, due now,
     # instead of being sent while another worker may take the same rows over.
     session.expire_all()
     held = [session.get(Outbox, r.id) for r in rows[1:]]
