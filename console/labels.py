@@ -6,10 +6,19 @@ from __future__ import annotations
 ROLES = {"worker": "员工", "supervisor": "主管", "hr": "HR", "admin": "管理员"}
 ASK_KINDS = {
     "claim_approval": "申领审批",
+    "claim_second_approval": "申领复核",
     "task_alert": "任务预警",
     "claim_appeal": "申诉复核",
     "read_confirm": "通知已读确认",
     "survey_question": "360 问卷",
+    "weekly_checkin": "每周签到",
+    "suggestion_review": "建议处理",
+    "suggestion_implementation": "建议实施",
+    "redemption_approval": "兑换审批",
+    "change_impact": "变更影响确认",
+    "change_notice": "变更知会",
+    "change_negotiation": "变更协商",
+    "change_retest": "变更重测",
 }
 OUTCOMES = {"created": "新增", "updated": "更新", "unchanged": "不变", "rejected": "有错误"}
 WOULD = {"created": "将新增", "updated": "将更新", "unchanged": "不变", "rejected": "有错误"}

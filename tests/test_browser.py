@@ -1,7 +1,7 @@
 """Seen in a real browser (chromium, at 390 px and at desktop width): the HR console — sign in
-with the code from the chat, change a rule, approve a claim, download an xlsx and an evidence
-chain, send a notice and see who read it — and the local chat flows a manager meets in the
-first minute of a demo. Screenshots go to var/screenshots/."""
+with the code from the chat, change a rule, approve a claim and a redemption, download an xlsx
+and an evidence chain, send a notice and see who read it — and the local chat flows a manager
+meets in the first minute of a demo. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
 
@@ -20,7 +20,17 @@ from bot.app import bot_state, create_app
 from bot.config import load_config
 from bot.db import make_engine, session_scope, upgrade
 from bot.demo import seed_demo
-from bot.models import Broadcast, Claim, ClaimState, Employee, Role, Rule
+from bot.models import (
+    Broadcast,
+    Claim,
+    ClaimState,
+    Employee,
+    LedgerEntry,
+    Redemption,
+    RedemptionState,
+    Role,
+    Rule,
+)
 from bot.notices.evidence import PHOTO_TOO_LARGE
 from bot.services.ledger import append_entry, verify_ledger
 from bot.services.ledgerproof import read_verification_file
@@ -51,7 +61,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         hr_dept = session.scalar(
             select(Employee.department_id).where(Employee.employee_no == "H001")
         )
-        for no, name in (("H002", "郑洁"), ("H003", "冯涛"), ("H004", "蒋琴")):
+        for no, name in (("H002", "郑洁"), ("H003", "冯涛"), ("H004", "蒋琴"), ("H005", "韩梅")):
             session.add(Employee(employee_no=no, name=name, role=Role.HR,
                                  department_id=hr_dept, created_at=state.clock.now()))  # fmt: skip
     state.worker.start()
@@ -174,6 +184,39 @@ def test_console_approves_a_claim_and_downloads_a_report_at_desktop_width(live, 
     assert rows["S001"][1] == "王建国" and rows["S001"][4] == 17
     desktop.click(".nav >> text=员工")
     shot(desktop, "console-employees-desktop")
+
+
+def test_console_approves_a_redemption_on_a_phone(live, phone, desktop):
+    """A worker redeems in the chat; HR approves it in the console on a phone; the hold becomes
+    a ledger debit and the worker is told."""
+    base, state = live
+    with session_scope(state.session_factory) as session:
+        person = session.scalar(select(Employee).where(Employee.employee_no == "E012"))
+        append_entry(session, person, 150, kind="claim", memo="A05 改善提案", now=state.clock.now())
+    chat_as(desktop, base, "E012")
+    chat_say(desktop, "兑换 R01")
+    desktop.wait_for_selector("text=已申请兑换 R01")
+    sign_in(phone, desktop, base, "H005")
+    phone.click("text=☰ 菜单")
+    phone.click(".nav >> text=我的待办")
+    card = phone.locator(".card", has_text="兑换申请").filter(has_text="定制保温杯").first
+    assert no_horizontal_scroll(phone)
+    shot(phone, "console-redemption-390")
+    card.locator("button:text-is('批准')").click()
+    phone.wait_for_selector("text=已批准兑换 #")
+    with session_scope(state.session_factory) as session:
+        redemption = session.scalars(select(Redemption).order_by(Redemption.id.desc())).first()
+        assert redemption.state == RedemptionState.APPROVED and redemption.cost == 100
+        debit = session.scalar(
+            select(LedgerEntry.points).where(LedgerEntry.employee_id == redemption.employee_id)
+            .order_by(LedgerEntry.id.desc()).limit(1)
+        )  # fmt: skip
+        assert debit == -100
+    phone.click("text=☰ 菜单")
+    phone.click(".nav >> text=奖励与兑换")
+    phone.wait_for_selector("text=已批准")
+    chat_as(desktop, base, "E012")
+    desktop.wait_for_selector("text=兑换已批准")
 
 
 def test_console_employees_on_a_phone(live, phone, desktop):

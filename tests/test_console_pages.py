@@ -272,3 +272,14 @@ def test_the_audit_page_lists_changes_newest_first(signed_in, session):
 def test_an_unknown_console_path_answers_in_chinese(signed_in):
     response = signed_in.get("/console/nowhere")
     assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
+
+
+def test_every_kind_of_ask_has_a_chinese_name_in_the_console(signed_in):
+    """HR never reads an internal kind code (redemption_approval) on 我的待办 or the overview."""
+    from bot.asks.kinds import KINDS
+    from console.labels import ASK_KINDS, ask_kind
+
+    assert KINDS, "the app registers its ask kinds"
+    unnamed = sorted(k for k in KINDS if not re.search(r"[\u4e00-\u9fff]", ask_kind(k)))
+    assert unnamed == [], unnamed
+    assert set(ASK_KINDS) >= set(KINDS)
