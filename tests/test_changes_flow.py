@@ -373,6 +373,24 @@ def test_open_change_asks_are_listed_by_tasks(client, session, drain, plant):
     assert ask.state == AskState.OPEN
 
 
+def test_the_consoles_overview_charts_first_retest_hours_against_the_baseline(
+    client, session, clock, drain, plant
+):
+    from tests.consoleweb import sign_in
+
+    zhang, hr = plant["zhang"], plant["hr"]
+    sign_in(client, session, drain, hr)
+    before = client.get("/console/").get_data(as_text=True)
+    assert "变更到首次重测报告" not in before  # no change yet: no empty chart
+    _announce(client, drain, plant, impact(owner=zhang))
+    clock.advance(hours=41, minutes=30)
+    _accept_and_report(client, session, drain, zhang)
+    sign_in(client, session, drain, hr)  # a day and a half later: the session has ended
+    page = client.get("/console/").get_data(as_text=True)
+    assert "变更到首次重测报告（中位数）" in page and "改进前基线 72 小时" in page
+    assert "42 小时" in page  # 41.5 h, labelled on the chart
+
+
 def test_the_summary_shows_first_retest_hours_and_the_weeks_median(
     client, session, clock, drain, plant
 ):

@@ -308,3 +308,21 @@ def test_suggestions_report_cli_prints_a_row_per_department(
     assert (dept, submitted) == (worker.department.name, "1")
     bad = CliRunner().invoke(cli, ["suggestions", "report", "--month", "11/2026"], env=env)
     assert bad.exit_code == 2
+
+
+def test_the_consoles_overview_shows_this_months_suggestions_against_the_clock(
+    client, session, drain, clock
+):
+    from tests.consoleweb import sign_in
+
+    hr, _manager, boss, worker = _chain(session)
+    _suggest(client, session, drain, worker)
+    _suggest(client, session, drain, worker, "料架加轮子，搬运省力")
+    press(client, boss, button(last_card(session, boss, "💡 改善建议"), "采纳"))
+    drain()
+    clock.advance(hours=73)  # the other one is now past its 72 hours, unanswered
+    sign_in(client, session, drain, hr)
+    page = client.get("/console/").get_data(as_text=True)
+    assert "本月合理化建议（72 小时内答复）" in page
+    assert "提交：<b>2 条</b>" in page and "按时答复：<b>1 条</b>" in page
+    assert "超时或未答复：<b>1 条</b>" in page and "采纳：<b>1 条</b>" in page

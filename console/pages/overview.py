@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint
+from flask import Blueprint, url_for
 from sqlalchemy.orm import Session
 
 import console.labels as labels
 from bot.services import overview as data
+from bot.services.change_report import BASELINE_HOURS, change_report
+from bot.services.suggestions import month_counts
 from console.chart import Series, trend_svg
 from console.pages.base import Page
 from console.web import age, db, local, now, page, state
@@ -57,8 +59,44 @@ def points_trend(session: Session, when: datetime, tz: ZoneInfo) -> Series:
     return Series("每周获得积分", "", [(w.monday.astimezone(tz), w.points) for w in weeks])
 
 
-TRENDS: list[TrendSource] = [participation_trend, points_trend]
-PANELS: list[PanelSource] = []
+def first_retest_trend(session: Session, when: datetime, tz: ZoneInfo) -> Series | None:
+    """Median hours from an engineering change to its first retest report, per week of the
+    change (design §13); None while no change was made in these weeks."""
+    today = when.astimezone(tz).date()
+    start = today - timedelta(days=today.weekday() + 7 * (WEEKS - 1))
+    report = change_report(session, start, today, tz)
+    if not report.changes:
+        return None
+    return Series(
+        "变更到首次重测报告（中位数）",
+        " 小时",
+        [(datetime.combine(w.start, time(), tz), w.median_hours) for w in report.weeks],
+        note=f"改进前基线 {BASELINE_HOURS} 小时；按变更发起的周统计",
+    )
+
+
+def suggestion_panel(session: Session, when: datetime, tz: ZoneInfo) -> Panel | None:
+    """This month's suggestions against their 72-hour clock (design §15)."""
+    local_now = when.astimezone(tz)
+    start = datetime.combine(local_now.date().replace(day=1), time(), tz)
+    rows = month_counts(session, start, when, when)
+    if not rows:
+        return None
+    total = {k: sum(int(r[k]) for r in rows) for k in ("submitted", "on_time", "late", "adopted")}
+    return Panel(
+        "本月合理化建议（72 小时内答复）",
+        (
+            ("提交", f"{total['submitted']} 条"),
+            ("按时答复", f"{total['on_time']} 条"),
+            ("超时或未答复", f"{total['late']} 条"),
+            ("采纳", f"{total['adopted']} 条"),
+        ),
+        link=url_for("console.reports"),
+    )
+
+
+TRENDS: list[TrendSource] = [participation_trend, points_trend, first_retest_trend]
+PANELS: list[PanelSource] = [suggestion_panel]
 
 
 def view() -> str:
