@@ -160,6 +160,35 @@ def test_results_change_only_after_three_more_raters_finish(client, session, dra
     assert session.scalar(select(func.count()).select_from(SurveyRelease)) == 2
 
 
+def test_two_releases_never_differ_by_one_raters_answer(client, session, drain):
+    """Raters who answered only the first question count in a release; the next release waits
+    until every question has three more answers, so subtracting releases reveals no score."""
+    boss, subject, peers = _team_of(session, workers=9)
+    survey_id = _api(client, "POST", "/surveys", _body(subject)).get_json()["id"]
+    drain()
+    early = peers[3:5]
+    for rater in early:  # tap the scale, leave the text question for later
+        press(client, rater, button(last_card(session, rater, "360 评价 · "), "3"))
+        drain()
+    for i, rater in enumerate(peers[:3]):
+        _answer(client, session, drain, rater, 3, f"例子{i}")
+    (mine,) = _api(client, "GET", f"/surveys/{survey_id}/results").get_json()["subjects"]
+    assert mine["released_raters"] == 3 and mine["results"][0]["count"] == 5
+    for i, rater in enumerate(early, start=3):
+        say(client, rater, f"例子{i}")
+        drain()
+    _answer(client, session, drain, peers[5], 1, "例子5")  # six finished, first question +1
+    (mine,) = _api(client, "GET", f"/surveys/{survey_id}/results").get_json()["subjects"]
+    assert (mine["finished"], mine["released_raters"]) == (6, 3)
+    assert mine["results"][0] == {**mine["results"][0], "count": 5, "average": 3.0}
+    for i, rater in enumerate(peers[6:], start=6):
+        _answer(client, session, drain, rater, 5, f"例子{i}")
+    releases = session.scalars(select(SurveyRelease).order_by(SurveyRelease.raters)).all()
+    counts = [[item["count"] for item in r.results] for r in releases]
+    assert len(releases) == 2 and counts[0] == [5, 3]
+    assert all(now - before >= 3 for before, now in zip(counts[0], counts[1], strict=True))
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -4,8 +4,9 @@ An answer row holds the survey, the subject, the question and the value, nothing
 it or when; its key is random, so neither the key nor the storage order follows the order the
 answers came in. A subject's results are released — to the subject and their supervisor, and to
 `GET /api/v1/surveys/{id}/results` — once MIN_RATERS raters have answered every question about
-them, and again only when MIN_RATERS more have: comparing two releases never isolates one
-rater's answers. A release is a frozen snapshot (averages per scale question, the text answers
+them, and again only when MIN_RATERS more have and every question has MIN_RATERS more answers
+(answers of raters still in the middle count as soon as they are given): comparing two releases
+never isolates one rater's answers. A release is a frozen snapshot (averages per scale question, the text answers
 in random order), so the API shows exactly what the people were sent.
 """
 
@@ -87,9 +88,12 @@ def release_if_due(
     before = last.raters if last is not None else 0
     if finished - before < notices.MIN_RATERS:
         return None
+    results = aggregate(session, survey, subject.id)
+    if last is not None and not _grew_enough(last.results, results):
+        return None
     release = SurveyRelease(
         survey_id=survey.id, subject_id=subject.id, raters=finished,
-        results=aggregate(session, survey, subject.id), created_at=now,
+        results=results, created_at=now,
     )  # fmt: skip
     session.add(release)
     session.flush()
@@ -104,6 +108,18 @@ def release_if_due(
     for reader in readers:
         enqueue(session, card, now=now, recipient=reader)
     return release
+
+
+def _grew_enough(previous: list[dict[str, Any]], current: list[dict[str, Any]]) -> bool:
+    """True when every question has at least MIN_RATERS more answers than in the previous
+    release. Answers are stored as they are given, so raters still in the middle of the survey
+    can already count in a release; without this, the next release could differ from it by a
+    single rater's answer to some question, and subtracting the two would reveal that answer."""
+    counts = {item["question"]: int(item.get("count") or 0) for item in previous}
+    return all(
+        int(item.get("count") or 0) - counts.get(item["question"], 0) >= notices.MIN_RATERS
+        for item in current
+    )
 
 
 def results_json(session: Session, survey: Survey) -> dict[str, Any]:
