@@ -167,9 +167,23 @@ def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database is away or overloaded (restarting, unreachable, out of
     connections, a connection cut mid-statement, SQLite locked), not that a statement is wrong:
     the request may succeed if made again later."""
+    if isinstance(exc, OperationalError) and _is_sqlite_error(exc):
+        # SQLite raises OperationalError for mistakes too (no such table, a syntax error):
+        # those are bugs, answered 500 with their traceback as on PostgreSQL.
+        message = str(getattr(exc, "orig", exc)).lower()
+        return any(sign in message for sign in _SQLITE_AWAY)
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+# What SQLite says when the file is busy or out of reach, rather than a statement wrong.
+_SQLITE_AWAY = ("database is locked", "database is busy", "unable to open", "disk i/o error",
+                "database or disk is full", "readonly database")  # fmt: skip
+
+
+def _is_sqlite_error(exc: OperationalError) -> bool:
+    return type(getattr(exc, "orig", None)).__module__ == "sqlite3"
 
 
 def unavailable_reason(exc: SQLAlchemyError) -> str:

@@ -388,13 +388,27 @@ def mark_failed(
     return False
 
 
-def mark_dead(session: Session, row_id: int, error: str) -> None:
-    """Dead-letter a row whose outcome could not be recorded otherwise."""
+def mark_dead(session: Session, row_id: int, attempt: int, error: str) -> None:
+    """Dead-letter a row whose outcome could not be recorded otherwise, if this worker still
+    holds it under `attempt` (another that took it over records its own outcome)."""
     session.execute(
         update(Outbox)
-        .where(Outbox.id == row_id)
+        .where(Outbox.id == row_id, Outbox.state == "sending", Outbox.attempts == attempt)
         .values(state="dead", last_error=storable(error)[:500])
     )
+
+
+def mark_sent_unrecorded(
+    session: Session, row_id: int, attempt: int, sent_at: datetime, error: str
+) -> bool:
+    """A row that was sent but whose full outcome (its card copy, its cost) could not be
+    written: sent, with the reason. False when this worker no longer holds it."""
+    done = session.execute(
+        update(Outbox)
+        .where(Outbox.id == row_id, Outbox.state == "sending", Outbox.attempts == attempt)
+        .values(state="sent", sent_at=sent_at, last_error=storable(error)[:500])
+    )
+    return bool(done.rowcount)
 
 
 def mark_update_done(session: Session, row_id: int, now: datetime) -> None:

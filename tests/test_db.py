@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from bot.db import _file_lock, dbapi_transaction, make_engine, upgrade
+from bot.db import _file_lock, dbapi_transaction, is_unavailable, make_engine, upgrade
 from bot.models import InboundEvent
 from bot.ports import Event, EventKind
 
@@ -237,3 +237,22 @@ def test_raw_insert_writes_what_the_orm_reads(state, session):
     assert row.received_at == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
     assert row.state == "pending" and row.attempts == 0
     assert Event.from_dict(row.payload) == _event("msg:orm")
+
+
+def test_a_mistake_on_sqlite_is_a_bug_not_an_outage(tmp_path):
+    """SQLite raises OperationalError for a missing table as for a locked or missing file:
+    only the second is "the database is away" (503); the first is a bug (500, traceback)."""
+
+    def error_of(url: str, sql: str) -> OperationalError:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(sql))
+        except OperationalError as exc:
+            return exc
+        finally:
+            engine.dispose()
+        raise AssertionError("no error")
+
+    assert not is_unavailable(error_of(f"sqlite:///{tmp_path / 'a.db'}", "SELECT * FROM nowhere"))
+    assert is_unavailable(error_of(f"sqlite:///{tmp_path / 'no' / 'b.db'}", "SELECT 1"))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 
 from bot import outbox
-from bot.db import session_scope
+from bot.db import is_unavailable, session_scope
 from bot.models import Outbox
 from bot.ports import DeliveryError, Recipient
 from cards import Card, Message
@@ -56,12 +56,31 @@ def _record_alone(state: BotState, plan: Plan) -> None:
         _record_together(state, [plan])
         return
     except Exception as exc:
+        if is_unavailable(exc):
+            # The database is away: nothing can be written now. The row stays leased and is
+            # taken again when the lease lapses (a sent one may then go out a second time,
+            # which the platforms with an idempotency key drop).
+            log.warning("outbox %s: outcome not recorded, database unavailable", plan.row_id)
+            return
         reason = f"recording the outcome failed: {type(exc).__name__}: {exc}"
     if plan.sent_at is not None:
-        reason = f"sent, but {reason}"  # requeueing it would send it twice
+        # Sent: recorded as sent with the reason when that much can be written, so that
+        # requeueing dead rows never sends it twice; dead-lettered only when not even that.
+        reason = f"sent, but {reason}"
+        try:
+            with session_scope(state.session_factory) as session:
+                kept = outbox.mark_sent_unrecorded(
+                    session, plan.row_id, plan.attempt, plan.sent_at, reason
+                )
+            if kept:
+                log.error("outbox %s sent, outcome only partly recorded: %s", plan.row_id,
+                          reason[:200])  # fmt: skip
+                return
+        except Exception:
+            log.warning("outbox %s: could not record it as sent either", plan.row_id)
     log.error("outbox %s dead: %s", plan.row_id, reason[:200])
     with session_scope(state.session_factory) as session:
-        outbox.mark_dead(session, plan.row_id, reason)
+        outbox.mark_dead(session, plan.row_id, plan.attempt, reason)
 
 
 def _record_together(state: BotState, plans: Sequence[Plan]) -> None:
