@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.config import load_config
 from bot.models import Identity, InboundEvent, Outbox
 from bot.outbox import enqueue
-from bot.runtime.leases import HEARTBEAT, LEASE
+from bot.runtime.leases import HEARTBEAT, LEASE, MAX_HOLD
 from bot.runtime.worker import Worker
 from cards import Text
 from tests.conftest import ROOT, SECRET
@@ -185,6 +185,31 @@ def test_a_slow_live_worker_keeps_its_messages_and_sends_each_once(
     ]
     assert fake.texts(WORKER) == ["第一条", "第二条"]
     assert len(fake.calls("message/send")) == 2
+    other.delivery.close()
+
+
+def test_a_worker_stuck_in_one_send_lets_its_rows_go_after_the_longest_hold(
+    state, fake, clock, session, worker
+):
+    row = enqueue(session, Text("卡住的一条"), now=clock.now(), recipient=worker)
+    session.commit()
+    hang = Hang(fake, "message/send")  # the platform never finishes answering
+    live, other = state.worker, Worker(state)
+    run = Run(live.deliver_outbox)
+    assert hang.entered.wait(10)
+    beats = int(MAX_HOLD / HEARTBEAT)
+    for _ in range(beats):
+        clock.advance(seconds=HEARTBEAT.total_seconds())
+        live.heartbeat()
+        assert other.deliver_outbox() == 0  # alive and beating: its row is its own
+    clock.advance(seconds=HEARTBEAT.total_seconds())
+    assert live.heartbeat() == 0  # held too long: no longer renewed
+    clock.advance(seconds=LEASE.total_seconds())
+    assert other.deliver_outbox() == 1  # taken over and sent by the other worker
+    hang.released.set()  # the stuck send ends at last: its outcome is not recorded over
+    run.join()
+    session.expire_all()
+    assert (session.get(Outbox, row.id).state, session.get(Outbox, row.id).attempts) == ("sent", 2)
     other.delivery.close()
 
 

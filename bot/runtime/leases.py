@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=20)
 HEARTBEAT = timedelta(seconds=5)
 MARGIN = timedelta(seconds=10)
+# A row held longer than this is no longer renewed: a worker alive but stuck (a platform that
+# trickles its answer byte by byte) lets it lapse, and another worker takes it over.
+MAX_HOLD = timedelta(minutes=10)
 
 Model = type[InboundEvent] | type[Outbox]
 # The state a row is in while a worker holds it.
@@ -43,6 +46,7 @@ HOLDING: dict[Model, str] = {InboundEvent: "processing", Outbox: "sending"}
 class _Held:
     attempt: int
     until: datetime
+    since: datetime
 
 
 class Leases:
@@ -58,7 +62,7 @@ class Leases:
         """Remember rows just taken until `until`, as (id, attempts after the take) pairs."""
         with self._lock:
             for row_id, attempt in rows:
-                self._held[(model, row_id)] = _Held(attempt, until)
+                self._held[(model, row_id)] = _Held(attempt, until, until - LEASE)
 
     def drop(self, model: Model, ids: Iterable[int]) -> None:
         """Forget rows finished, handed back or failed."""
@@ -79,10 +83,20 @@ class Leases:
             snapshot = dict(self._held)
         if not snapshot:
             return 0
+        now = self.clock.now()
+        stuck = {key for key, held in snapshot.items() if now - held.since > MAX_HOLD}
+        if stuck:
+            log.warning("%s rows held over %s: left to lapse for another worker", len(stuck),
+                        MAX_HOLD)  # fmt: skip
+            with self._lock:
+                for key in stuck:
+                    if self._held.get(key) is snapshot[key]:
+                        del self._held[key]
+            snapshot = {k: v for k, v in snapshot.items() if k not in stuck}
         groups: dict[tuple[Model, int], list[int]] = defaultdict(list)
         for (model, row_id), held in snapshot.items():
             groups[(model, held.attempt)].append(row_id)
-        until = self.clock.now() + LEASE
+        until = now + LEASE
         renewed: set[tuple[Model, int]] = set()
         busy: set[tuple[Model, int]] = set()
         with session_scope(self.session_factory) as session:
@@ -96,7 +110,7 @@ class Leases:
                 if self._held.get(key) is not held:
                     continue  # finished or taken again meanwhile
                 if key in renewed:
-                    self._held[key] = _Held(held.attempt, until)
+                    self._held[key] = _Held(held.attempt, until, held.since)
                 elif key not in busy:
                     del self._held[key]
                     lost += 1
