@@ -283,3 +283,10 @@ def test_every_kind_of_ask_has_a_chinese_name_in_the_console(signed_in):
     unnamed = sorted(k for k in KINDS if not re.search(r"[\u4e00-\u9fff]", ask_kind(k)))
     assert unnamed == [], unnamed
     assert set(ASK_KINDS) >= set(KINDS)
+
+
+def test_an_id_past_the_databases_range_is_the_consoles_404(signed_in):
+    for path in ("/console/surveys/99999999999999999999", "/console/evidence/99999999999999999999"):
+        response = signed_in.get(path)
+        assert response.status_code == 404, path
+        assert "Internal Server Error" not in response.get_data(as_text=True)

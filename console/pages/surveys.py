@@ -19,7 +19,7 @@ from bot.notices.surveys import MIN_RATERS
 from bot.services.audit import record
 from bot.services.survey_results import results_json
 from bot.services.surveys import close_survey
-from console.pages.base import Page
+from console.pages.base import ROW_ID_MAX, Page
 from console.web import db, flash, local, me, now, page, state
 
 CLOSED = "已关闭问卷 #{id}：收回 {withdrawn} 道待答题目；已汇总的结果保留。"
@@ -85,8 +85,10 @@ def close(survey_id: int) -> Any:
 def install(bp: Blueprint) -> None:
     """/console/surveys/, one survey's results, and closing one."""
     bp.add_url_rule("/surveys/", "surveys", view)
-    bp.add_url_rule("/surveys/<int:survey_id>", "survey_results", results)
-    bp.add_url_rule("/surveys/<int:survey_id>/close", "survey_close", close, methods=["POST"])
+    # An id past the database's integer range is a 404 here, not a database error.
+    bp.add_url_rule(f"/surveys/<int(max={ROW_ID_MAX}):survey_id>", "survey_results", results)
+    bp.add_url_rule(f"/surveys/<int(max={ROW_ID_MAX}):survey_id>/close", "survey_close", close,
+                    methods=["POST"])  # fmt: skip
 
 
 PAGE = Page("surveys", "问卷", install=install)

@@ -16,7 +16,7 @@ from bot.models import Ask, Evidence
 from bot.notices import asks as ask_texts
 from bot.services.evidence import photo_path
 from cards import Card, Message, Text
-from console.pages.base import Page
+from console.pages.base import ROW_ID_MAX, Page
 from console.web import age, db, flash, local, me, now, page, state
 
 PHOTO_IN_CHAT = "这个选项需要照片，请在聊天中点同一个按钮后发送照片。"
@@ -131,8 +131,8 @@ def evidence(evidence_id: int) -> Any:
 def install(bp: Blueprint) -> None:
     """/console/tasks/ and the answer route."""
     bp.add_url_rule("/tasks/", "tasks", view)
-    bp.add_url_rule("/tasks/<int:ask_id>", "answer", answer, methods=["POST"])
-    bp.add_url_rule("/evidence/<int:evidence_id>", "evidence", evidence)
+    bp.add_url_rule(f"/tasks/<int(max={ROW_ID_MAX}):ask_id>", "answer", answer, methods=["POST"])
+    bp.add_url_rule(f"/evidence/<int(max={ROW_ID_MAX}):evidence_id>", "evidence", evidence)
 
 
 PAGE = Page("tasks", "我的待办", install=install)
