@@ -193,3 +193,26 @@ def test_a_send_the_database_will_not_record_does_not_hold_back_its_batch(
     assert "refused by test" in states[1].last_error
     assert [fake.texts_to(uid) for uid in staff[:3]] == [["第0条"], ["第1条"], ["第2条"]]
     assert len(dead_lines(caplog, f"outbox {rows[1].id} dead")) == 1
+
+
+def test_a_card_update_that_fails_in_our_code_fails_alone(
+    clock, session, fake, staff, drain, caplog
+):
+    """An update row whose card state is gone (a database writer deleted it) is dead-lettered
+    with the reason, once; the message queued with it is delivered."""
+    person = session.scalars(select(Identity).where(Identity.external_id == staff[0])).one()
+    ghost = Outbox(kind="update", card_key="card:gone", payload={}, state="pending", attempts=0,
+                   next_attempt_at=clock.now(), created_at=clock.now())  # fmt: skip
+    session.add(ghost)
+    text_row = enqueue(session, Text("照常送达"), now=clock.now(), recipient=person.employee)
+    session.commit()
+    with caplog.at_level(logging.INFO):
+        drain()
+        for _ in range(3):  # past every lease: nothing is taken again
+            clock.advance(minutes=6)
+            drain()
+    session.expire_all()
+    ghost, text_row = session.get(Outbox, ghost.id), session.get(Outbox, text_row.id)
+    assert ghost.state == "dead" and ghost.last_error.startswith("card update failed")
+    assert text_row.state == "sent" and fake.texts_to(staff[0]) == ["照常送达"]
+    assert len(dead_lines(caplog, f"outbox {ghost.id} dead")) == 1

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import outbox
-from bot.db import session_scope
+from bot.db import is_unavailable, session_scope
 from bot.models import CardState, Evidence, Outbox
 from bot.ports import DeliveryError, MediaPayload, Recipient
 from bot.runtime.batching import MATES, Chunk, group
@@ -116,8 +116,23 @@ class Delivery:
             if not self.leases.is_fresh(Outbox, row.id):
                 self._release(row)  # the lease is not being renewed: the next batch takes it
                 continue
-            delivered += self._update(row)
+            try:
+                delivered += self._update(row)
+            except Exception as exc:
+                self._update_failed(row, exc)
         return delivered
+
+    def _update_failed(self, row: Outbox, exc: Exception) -> None:
+        """A card update that failed in our own code (its card state gone, a payload that no
+        longer reads) fails alone: dead-lettered with the reason, the batch goes on. While
+        the database is away nothing can be written: the row waits for its lease to lapse."""
+        if is_unavailable(exc):
+            log.warning("outbox %s: card update not recorded, database unavailable", row.id)
+            return
+        reason = f"card update failed: {type(exc).__name__}: {exc}"
+        log.error("outbox %s dead: %s", row.id, reason[:200], exc_info=exc)
+        with session_scope(self.state.session_factory) as session:
+            outbox.mark_dead(session, row.id, row.attempts, reason)
 
     def _release(self, row: Outbox) -> None:
         """Hand a leased row back, due now (unless another worker has taken it over)."""
