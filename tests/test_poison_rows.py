@@ -216,3 +216,24 @@ def test_a_card_update_that_fails_in_our_code_fails_alone(
     assert ghost.state == "dead" and ghost.last_error.startswith("card update failed")
     assert text_row.state == "sent" and fake.texts_to(staff[0]) == ["照常送达"]
     assert len(dead_lines(caplog, f"outbox {ghost.id} dead")) == 1
+
+
+def test_an_event_whose_payload_no_longer_reads_fails_alone(
+    client, clock, session, fake, staff, drain, caplog
+):
+    """A payload none of our adapters wrote (a database writer changed it) is dead-lettered
+    with the reason, once; the message after it is handled."""
+    bad = InboundEvent(platform="dingtalk", dedupe_key="msg:edited", payload={"kind": "暗号"},
+                       received_at=clock.now())  # fmt: skip
+    session.add(bad)
+    session.commit()
+    say(client, clock, staff[0], "积分")
+    with caplog.at_level(logging.INFO):
+        drain()
+        for _ in range(3):
+            clock.advance(minutes=6)
+            drain()
+    bad, fine = events(session)
+    assert bad.state == "failed" and bad.error.startswith("payload unreadable")
+    assert fine.state == "done" and fake.texts_to(staff[0])
+    assert len(dead_lines(caplog, f"inbound event {bad.id} dead")) == 1

@@ -120,7 +120,17 @@ class Worker:
                 return None
             row = session.get(InboundEvent, event_id)
             assert row is not None
-            event, attempt = Event.from_dict(row.payload), row.attempts
+            try:
+                event = Event.from_dict(row.payload)
+            except Exception as exc:
+                # Only a database writer makes a payload our adapters never wrote: it fails
+                # alone, dead-lettered with the reason, and the round goes on.
+                reason = storable(f"payload unreadable: {type(exc).__name__}: {exc}")[:400]
+                row.state, row.next_attempt_at, row.error = "failed", None, reason
+                log.error("inbound event %s dead after %s attempts: %s", event_id, row.attempts,
+                          reason[:200])  # fmt: skip
+                return None
+            attempt = row.attempts
         self.leases.hold(InboundEvent, [(event_id, attempt)], now + INBOUND_LEASE)
         return event, attempt
 
