@@ -163,6 +163,11 @@ def dbapi_transaction(engine: Engine) -> Iterator[Any]:
             raw.close()
 
 
+# The largest id a row key holds (PostgreSQL's integer): what a URL or API path may name
+# before the database would fail on the value.
+ROW_ID_MAX = 2**31 - 1
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database is away or overloaded (restarting, unreachable, out of
     connections, a connection cut mid-statement, SQLite locked), not that a statement is wrong:

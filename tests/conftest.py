@@ -178,6 +178,24 @@ def state(app: Flask) -> BotState:
 
 
 @pytest.fixture
+def run_cli(state: BotState, tmp_path: Path) -> Any:
+    """`python -m bot …` against the app's database: (exit code, output)."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    env = {"DATABASE_URL": state.engine.url.render_as_string(hide_password=False),
+           "BOT_SECRET_KEY": SECRET, "BOT_VAR_DIR": str(tmp_path / "var"),
+           "BOT_MEDIA_DIR": str(state.config.media_dir), "BOT_ENV": "test"}  # fmt: skip
+
+    def _run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args), env=env)
+        return result.exit_code, result.output
+
+    return _run
+
+
+@pytest.fixture
 def session(state: BotState) -> Iterator[Session]:
     """A session for arranging and asserting; factories commit through it.
 

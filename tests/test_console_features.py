@@ -12,15 +12,12 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.cli import cli
 from bot.models import Appeal, AuditLog, Broadcast, Claim, Outbox, Role, Survey
 from bot.notices import surveys as survey_texts
 from bot.services.surveys import Question, SurveySpec, create_survey
 from handlers.claim import PICK_TITLE
-from tests.conftest import SECRET
 from tests.consoleweb import csrf_of, post_form, sign_in
 from tests.factories import make_department, make_employee, make_team, photo_bytes
 from tests.localchat import button, last_card, press, say, send_photo
@@ -85,22 +82,8 @@ def test_appeals_page_lists_the_appeal_with_its_photo_and_a_link_to_my_asks(
     assert f'id="ask-{ask_id}"' in signed_in.get("/console/tasks/").get_data(as_text=True)
 
 
-@pytest.fixture
-def run(state, tmp_path):
-    """`python -m bot …` against the app's database."""
-    env = {"DATABASE_URL": state.engine.url.render_as_string(hide_password=False),
-           "BOT_SECRET_KEY": SECRET, "BOT_VAR_DIR": str(tmp_path / "var"),
-           "BOT_MEDIA_DIR": str(state.config.media_dir), "BOT_ENV": "test"}  # fmt: skip
-
-    def _run(*args: str):
-        result = CliRunner().invoke(cli, list(args), env=env)
-        return result.exit_code, result.output
-
-    return _run
-
-
 def test_evidence_download_is_the_exports_zip_and_its_proof_passes_ledger_verify(
-    signed_in, session, appealed, hr, run, tmp_path
+    signed_in, session, appealed, hr, run_cli, tmp_path
 ):
     worker, claim = appealed
     page = signed_in.get("/console/appeals/").get_data(as_text=True)
@@ -126,12 +109,12 @@ def test_evidence_download_is_the_exports_zip_and_its_proof_passes_ledger_verify
 
     proof = tmp_path / "chain-proof.json"
     proof.write_bytes(archive.read("chain-proof.json"))
-    code, output = run("ledger", "verify", "--checkpoint", str(proof))
+    code, output = run_cli("ledger", "verify", "--checkpoint", str(proof))
     assert code == 0 and "chain intact" in output and "1 proof(s) sound" in output
     altered = json.loads(proof.read_text(encoding="utf-8"))
     altered["entries"].append(dict(altered["entries"][-1], points=99))
     proof.write_text(json.dumps(altered, ensure_ascii=False), encoding="utf-8")
-    assert run("ledger", "verify", "--checkpoint", str(proof))[0] == 1
+    assert run_cli("ledger", "verify", "--checkpoint", str(proof))[0] == 1
 
 
 def test_evidence_download_without_its_csrf_token_is_refused(signed_in, session, appealed):

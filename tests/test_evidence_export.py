@@ -10,18 +10,16 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.cli import cli
 from bot.models import Appeal, Claim, LedgerEntry, Role
 from bot.notices import export as texts
 from bot.services.evidence import photo_path
 from bot.services.evidence_export import export_evidence, window_start
 from bot.services.ledger import append_entry
 from handlers.claim import PICK_TITLE
-from tests.conftest import SECRET, TZ
+from tests.conftest import TZ
 from tests.factories import make_employee, make_team, photo_bytes
 from tests.localchat import button, last_card, press, say, send_photo
 
@@ -167,23 +165,12 @@ def test_window_start_is_calendar_months_back_at_local_midnight(clock):
 # -- the command and `ledger verify` ---------------------------------------------------------------
 
 
-@pytest.fixture
-def run(state, tmp_path):
-    env = {"DATABASE_URL": state.engine.url.render_as_string(hide_password=False),
-           "BOT_SECRET_KEY": SECRET, "BOT_VAR_DIR": str(tmp_path / "var"),
-           "BOT_MEDIA_DIR": str(state.config.media_dir), "BOT_ENV": "test"}  # fmt: skip
-
-    def _run(*args: str):
-        result = CliRunner().invoke(cli, list(args), env=env)
-        return result.exit_code, result.output
-
-    return _run
-
-
-def _exported_proof(run, tmp_path, worker) -> dict:
+def _exported_proof(run_cli, tmp_path, worker) -> dict:
     out = tmp_path / "export.zip"
     # The command reads the real clock; 120 months reach the fixed test dates whenever it runs.
-    code, output = run("evidence", "export", worker.employee_no, "--months", "120", "-o", str(out))
+    code, output = run_cli(
+        "evidence", "export", worker.employee_no, "--months", "120", "-o", str(out)
+    )
     assert code == 0, output
     assert output.startswith(f"wrote {out}: 2 claims, 2 photos, 1 appeals, 2 ledger entries")
     with zipfile.ZipFile(out) as archive:
@@ -191,12 +178,12 @@ def _exported_proof(run, tmp_path, worker) -> dict:
     return json.loads((tmp_path / "unzipped" / "chain-proof.json").read_text(encoding="utf-8"))
 
 
-def test_exported_proof_is_accepted_by_ledger_verify(run, tmp_path, session, history):
+def test_exported_proof_is_accepted_by_ledger_verify(run_cli, tmp_path, session, history):
     worker = history[0]
-    proof = _exported_proof(run, tmp_path, worker)
+    proof = _exported_proof(run_cli, tmp_path, worker)
     assert [e["points"] for e in proof["entries"]] == [20, 10]
     assert proof["entries"][1]["memo"].startswith(f"申诉 #{session.scalar(select(Appeal.id))} 改判")
-    code, output = run(
+    code, output = run_cli(
         "ledger", "verify", "--checkpoint", str(tmp_path / "unzipped" / "chain-proof.json")
     )
     assert code == 0, output
@@ -212,17 +199,17 @@ def test_exported_proof_is_accepted_by_ledger_verify(run, tmp_path, session, his
     ],
     ids=["points", "memo", "dropped-entry"],
 )
-def test_altered_copy_of_the_exported_proof_is_rejected(run, tmp_path, history, change):
+def test_altered_copy_of_the_exported_proof_is_rejected(run_cli, tmp_path, history, change):
     worker = history[0]
-    proof = _exported_proof(run, tmp_path, worker)
+    proof = _exported_proof(run_cli, tmp_path, worker)
     change(proof)
     altered = tmp_path / "altered-chain-proof.json"
     altered.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
-    code, output = run("ledger", "verify", "--checkpoint", str(altered))
+    code, output = run_cli("ledger", "verify", "--checkpoint", str(altered))
     assert code == 1 and "MISMATCH proof of " in output
 
 
-def test_export_of_an_unknown_employee_is_one_clear_line(run, tmp_path):
-    code, output = run("evidence", "export", "E404", "-o", str(tmp_path / "x.zip"))
+def test_export_of_an_unknown_employee_is_one_clear_line(run_cli, tmp_path):
+    code, output = run_cli("evidence", "export", "E404", "-o", str(tmp_path / "x.zip"))
     assert code == 1 and "error: no employee with number E404" in output
     assert not (tmp_path / "x.zip").exists()

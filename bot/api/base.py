@@ -16,6 +16,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Strin
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.json_schema import models_json_schema
 
+from bot.db import ROW_ID_MAX
+
 M = TypeVar("M", bound=BaseModel)
 # Times outside this range are refused: they overflow on conversion to UTC or to the
 # databases' timestamp types (0001-01-01T00:00:00+14:00, 9999-12-31T23:00:00-01:00).
@@ -23,7 +25,6 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_BODY_DEPTH = 32
 ROW_ID = re.compile(r"[0-9]{1,10}")
-ROW_ID_MAX = 2**31 - 1  # PostgreSQL's integer
 # The structural tokens of JSON text: strings (escapes included), brackets, commas, colons.
 _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]')
 

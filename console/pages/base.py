@@ -7,10 +7,6 @@ from dataclasses import dataclass
 
 from flask import Blueprint
 
-# The largest row id a URL may name (PostgreSQL's integer): past it, Flask answers the
-# console's 404 instead of the database failing on the value.
-ROW_ID_MAX = 2**31 - 1
-
 
 @dataclass(frozen=True)
 class Page:

@@ -14,12 +14,13 @@ from typing import Any
 from flask import Blueprint, abort, redirect, url_for
 from sqlalchemy import select
 
+from bot.db import ROW_ID_MAX
 from bot.models import Survey
 from bot.notices.surveys import MIN_RATERS
 from bot.services.audit import record
 from bot.services.survey_results import results_json
 from bot.services.surveys import close_survey
-from console.pages.base import ROW_ID_MAX, Page
+from console.pages.base import Page
 from console.web import db, flash, local, me, now, page, state
 
 CLOSED = "已关闭问卷 #{id}：收回 {withdrawn} 道待答题目；已汇总的结果保留。"

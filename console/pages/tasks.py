@@ -11,12 +11,13 @@ from flask import Blueprint, abort, redirect, request, send_file, url_for
 
 import console.labels as labels
 from bot import asks
+from bot.db import ROW_ID_MAX
 from bot.errors import BotError, InvalidInput
 from bot.models import Ask, Evidence
 from bot.notices import asks as ask_texts
 from bot.services.evidence import photo_path
 from cards import Card, Message, Text
-from console.pages.base import ROW_ID_MAX, Page
+from console.pages.base import Page
 from console.web import age, db, flash, local, me, now, page, state
 
 PHOTO_IN_CHAT = "这个选项需要照片，请在聊天中点同一个按钮后发送照片。"
